@@ -1,0 +1,7 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// supervisorCommands are the Procfile supervisor's commands: start, run,
+// check, ps, scale.
+func supervisorCommands() []*cobra.Command { return nil }
