@@ -1,0 +1,84 @@
+// Package redis is the Redis backend of the job queue: a [store.Store] that
+// several processes and containers share through one Redis server, such as
+// the REDIS_URL of a Heroku Redis add-on.
+//
+// Open it from a URL (redis:// or rediss:// for TLS), or wrap a client you
+// already have with New:
+//
+//	s, err := redis.Open(ctx, os.Getenv("REDIS_URL"), &redis.Options{
+//		InsecureSkipVerify: true, // Heroku Redis: self-signed certificates
+//	})
+//
+// # How jobs are kept
+//
+// A job is one hash, keyed by an id drawn from a counter (INCR). Every
+// state change that touches more than one key is one Lua script, so a
+// change is all or nothing and two workers never see a half-moved job.
+// Indexes around the hashes (every key starts with the prefix, "boiler:" by
+// default):
+//
+//	queue:<q>:available  sorted set of the jobs ready to run: score
+//	                     -priority, member run_at (17 digits) then id (16
+//	                     digits). Ties on the score sort by member, so
+//	                     ZPOPMIN takes priority descending, then RunAt, then
+//	                     ID: exactly the order the store contract asks for.
+//	queue:<q>:scheduled  sorted sets of scheduled and retryable jobs by
+//	queue:<q>:retryable  run_at. The fetch script moves the due ones into
+//	                     the available set before it pops, so a job is
+//	                     eligible the moment it is due; its state field keeps
+//	                     saying scheduled or retryable until it is fetched.
+//	queue:<q>:counts     running, completed, discarded, cancelled counters
+//	leases               sorted set of running jobs by lease expiry (rescue)
+//	owner:<worker>       set of the jobs a worker runs (heartbeat)
+//	state:<state>        sorted set of ids per state (JobList)
+//	finalized:<state>    sorted set of finalized ids by time (retention)
+//	jobs, queues, paused every id; every queue name; paused queue names
+//	unique:<key>         the id of the job holding a unique key
+//	inserts              pub/sub channel: the queue name of each insert
+//
+// Time always comes from the caller (the Now of each call), passed to the
+// scripts as microseconds since 1970; Redis's own clock is never read. Times
+// before 1970 or after 2255 are refused.
+//
+// Idle workers wake through pub/sub: an insert publishes its queue's name
+// on the prefix's channel and ListenInserts fans it out to its channels.
+// The store never polls; the workers do, as a fallback.
+//
+// # Server versions and deployment
+//
+// The store runs on Redis 6.0 and later (and Valkey): it uses EVALSHA and
+// no Redis 7 functions or commands. It does not support Redis Cluster unless
+// the prefix holds a hash tag (for example "{boiler}:") that puts every key
+// in one slot. Key eviction must be off (maxmemory-policy noeviction, the
+// default of Heroku Redis): an evicted job is a lost job.
+//
+// # Durability: when Redis restarts
+//
+// Redis keeps its data in memory. What survives a restart of the Redis
+// server (a crash, a maintenance, a plan change) depends on its
+// persistence settings, not on this package:
+//
+//   - With no persistence (a plain redis-server, or --save "" --appendonly
+//     no), a restart loses every job: queued, scheduled, running and
+//     finished ones, unique keys and paused queues. Workers reconnect by
+//     themselves and carry on with an empty queue; the jobs they were
+//     running can no longer be completed (their completion is refused as a
+//     lost lease) and will not run again.
+//   - With RDB snapshots only, a restart loses what changed since the last
+//     snapshot: jobs inserted after it are gone; jobs finished after it come
+//     back in the state they had, and run again (delivery stays at least
+//     once, never zero, for the jobs the snapshot holds).
+//   - With the append-only file (appendonly yes, appendfsync everysec),
+//     a restart loses at most about the last second of changes. This is
+//     the setting to use for a job queue.
+//
+// Use a Redis with AOF persistence (appendfsync everysec) or a managed
+// Redis that persists and replicates, and check what your plan promises.
+// Heroku documents AOF persistence (written every second) and a failover
+// standby for its production plans (Premium, Private, Shield); its mini
+// plan is not among them, so treat a mini Redis as one that can lose its
+// data, and keep it for jobs you could enqueue again. A Redis used as a
+// cache, without persistence, is not a durable queue: when losing jobs on
+// a restart is not acceptable and persistence cannot be turned on, use the
+// PostgreSQL store.
+package redis

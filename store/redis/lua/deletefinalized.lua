@@ -1,0 +1,17 @@
+-- deletefinalized: JobDeleteFinalized. ARGV: state, before, limit.
+-- Returns how many jobs it deleted.
+local st, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', P .. 'finalized:' .. st, '-inf', '(' .. before,
+  'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  local j = load(id)
+  if j[F_STATE] then
+    unindex(id, j[F_STATE], j[F_QUEUE], j[F_RUN])
+    release_unique(id, j[F_UKEY])
+    redis.call('DEL', jobkey(id))
+    redis.call('ZREM', P .. 'jobs', id)
+  else
+    redis.call('ZREM', P .. 'finalized:' .. st, id)
+  end
+end
+return #ids

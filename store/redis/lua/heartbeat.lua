@@ -1,0 +1,18 @@
+-- heartbeat: JobHeartbeat. ARGV: owner, lease_expires_at.
+-- Returns {extended, {ids of jobs whose cancellation was requested}}.
+local owner, lease = ARGV[1], ARGV[2]
+local okey = P .. 'owner:' .. owner
+local extended, cancel = 0, {}
+for _, id in ipairs(redis.call('SMEMBERS', okey)) do
+  local k = jobkey(id)
+  local h = redis.call('HMGET', k, 'state', 'lease_owner', 'cancel_requested')
+  if h[1] == 'running' and h[2] == owner then
+    redis.call('HSET', k, 'lease_expires_at', lease)
+    redis.call('ZADD', P .. 'leases', lease, id)
+    extended = extended + 1
+    if h[3] == '1' then cancel[#cancel + 1] = id end
+  else
+    redis.call('SREM', okey, id)
+  end
+end
+return { extended, cancel }

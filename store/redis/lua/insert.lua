@@ -1,0 +1,37 @@
+-- insert: JobInsertMany. ARGV: now, n, then 10 fields per job: kind, queue,
+-- priority, args, max_attempts, timeout, state, run_at, unique_key,
+-- unique_until. Returns per job {id} for a new job, or {id, fields} for the
+-- live job that holds its unique key.
+local now, n = ARGV[1], tonumber(ARGV[2])
+local out, woken = {}, {}
+for i = 0, n - 1 do
+  local b = 2 + i * 10
+  local kind, q, prio, args, maxa = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
+  local timeout, st, run_at, ukey, uuntil = ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9], ARGV[b + 10]
+  local holder = nil
+  if ukey ~= '' then
+    local h = redis.call('GET', P .. 'unique:' .. ukey)
+    if h and holds(h, now) then holder = h end
+  end
+  if holder then
+    out[#out + 1] = { holder, redis.call('HGETALL', jobkey(holder)) }
+  else
+    local id = sid(redis.call('INCR', P .. 'id'))
+    redis.call('HSET', jobkey(id),
+      'kind', kind, 'queue', q, 'priority', prio, 'args', args, 'state', st,
+      'attempt', '0', 'max_attempts', maxa, 'timeout', timeout,
+      'enqueued_at', now, 'run_at', run_at, 'attempted_at', '', 'finalized_at', '',
+      'unique_key', ukey, 'unique_until', uuntil, 'lease_owner', '',
+      'lease_expires_at', '', 'cancel_requested', '', 'errors', '', 'result', '')
+    redis.call('ZADD', P .. 'jobs', id, id)
+    redis.call('SADD', P .. 'queues', q)
+    index(id, st, q, prio, run_at)
+    if ukey ~= '' then redis.call('SET', P .. 'unique:' .. ukey, id) end
+    if st == 'available' and not woken[q] then
+      woken[q] = true
+      wake(q)
+    end
+    out[#out + 1] = { id }
+  end
+end
+return out

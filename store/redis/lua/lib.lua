@@ -1,0 +1,94 @@
+-- lib.lua is prepended to every script. It holds the key layout and the
+-- index bookkeeping shared by all state changes.
+--
+-- KEYS[1] is the key prefix. Times are microseconds since the Unix epoch,
+-- passed as decimal strings by the caller (never Redis TIME). They are
+-- compared with tonumber (exact below 2^53) and never turned back into
+-- strings by Lua's tostring, which would round them to 14 digits.
+local P = KEYS[1]
+
+local function jobkey(id) return P .. 'job:' .. id end
+local function qkey(q, suffix) return P .. 'queue:' .. q .. ':' .. suffix end
+local function sid(n) return string.format('%d', n) end
+
+-- The member of a job in its queue's available set. The set's score is
+-- -priority, so ZPOPMIN takes the highest priority first; members of equal
+-- score sort bytewise, and the fixed-width run_at then id give "RunAt, then
+-- ID" within a priority.
+local function member(run_at, id)
+  return string.format('%017d%016d', tonumber(run_at), tonumber(id))
+end
+local function member_id(m) return sid(tonumber(string.sub(m, 18))) end
+local function member_run_at(m) return tonumber(string.sub(m, 1, 17)) end
+
+local function is_final(st)
+  return st == 'completed' or st == 'discarded' or st == 'cancelled'
+end
+
+-- unindex removes job id (state st, queue q) from every index of its state.
+-- A scheduled or retryable job may already sit in the available set (it was
+-- promoted when due), so both places are cleared.
+local function unindex(id, st, q, run_at, owner)
+  redis.call('ZREM', P .. 'state:' .. st, id)
+  if st == 'available' or st == 'scheduled' or st == 'retryable' then
+    redis.call('ZREM', qkey(q, 'available'), member(run_at, id))
+    if st ~= 'available' then redis.call('ZREM', qkey(q, st), id) end
+  elseif st == 'running' then
+    redis.call('ZREM', P .. 'leases', id)
+    redis.call('SREM', P .. 'owner:' .. owner, id)
+    redis.call('HINCRBY', qkey(q, 'counts'), 'running', -1)
+  else
+    redis.call('ZREM', P .. 'finalized:' .. st, id)
+    redis.call('HINCRBY', qkey(q, 'counts'), st, -1)
+  end
+end
+
+-- index adds job id to the indexes of its new state st.
+local function index(id, st, q, prio, run_at, lease, owner, fin)
+  redis.call('ZADD', P .. 'state:' .. st, id, id)
+  if st == 'available' then
+    redis.call('ZADD', qkey(q, 'available'), 0 - tonumber(prio), member(run_at, id))
+  elseif st == 'scheduled' or st == 'retryable' then
+    redis.call('ZADD', qkey(q, st), run_at, id)
+  elseif st == 'running' then
+    redis.call('ZADD', P .. 'leases', lease, id)
+    redis.call('SADD', P .. 'owner:' .. owner, id)
+    redis.call('HINCRBY', qkey(q, 'counts'), 'running', 1)
+  else
+    redis.call('ZADD', P .. 'finalized:' .. st, fin, id)
+    redis.call('HINCRBY', qkey(q, 'counts'), st, 1)
+  end
+end
+
+-- holds reports whether job id still holds its unique key at now: until
+-- its unique_until when set (whatever its state), else while not final.
+local function holds(id, now)
+  local h = redis.call('HMGET', jobkey(id), 'state', 'unique_until')
+  if not h[1] then return false end
+  if h[2] and h[2] ~= '' then return tonumber(now) < tonumber(h[2]) end
+  return not is_final(h[1])
+end
+
+-- release_unique frees job id's unique key if id is its holder.
+local function release_unique(id, ukey)
+  if ukey and ukey ~= '' then
+    local k = P .. 'unique:' .. ukey
+    if redis.call('GET', k) == id then redis.call('DEL', k) end
+  end
+end
+
+-- append_error adds one JSON AttemptError to a JSON array.
+local function append_error(errs, e)
+  if not errs or errs == '' then return '[' .. e .. ']' end
+  return string.sub(errs, 1, -2) .. ',' .. e .. ']'
+end
+
+local function wake(q) redis.call('PUBLISH', P .. 'inserts', q) end
+
+-- The job fields every script reads before changing a job's state.
+local F_STATE, F_QUEUE, F_PRIO, F_RUN, F_OWNER, F_ATTEMPT, F_UKEY, F_UUNTIL =
+  1, 2, 3, 4, 5, 6, 7, 8
+local function load(id)
+  return redis.call('HMGET', jobkey(id), 'state', 'queue', 'priority', 'run_at',
+    'lease_owner', 'attempt', 'unique_key', 'unique_until')
+end
