@@ -1,0 +1,321 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/doubleboiler/boiler/store"
+)
+
+// fetchSQL leases jobs in one statement. The outer subquery lists the
+// requested queues that are not paused, in the given order; for each, the
+// lateral subquery walks jobs_fetch_idx (queue, priority DESC, run_at, id)
+// from its start, locking rows and skipping those another fetch holds, so
+// every queue costs one short index range scan however long its backlog.
+// A LATERAL join can only be a nested loop driven by the outer rows, in
+// their order, and the outer LIMIT stops it as soon as enough rows came
+// out: a later queue is not even read while an earlier one fills the
+// batch. (Ordering the whole set by array_position(queues, queue) instead
+// would read and sort every eligible job of every queue on each fetch.)
+const fetchSQL = `
+WITH picked AS (
+	SELECT j.id
+	FROM (
+		SELECT q.name, q.ord
+		FROM unnest($1::text[]) WITH ORDINALITY AS q(name, ord)
+		WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.name = q.name)
+		ORDER BY q.ord
+	) AS q
+	CROSS JOIN LATERAL (
+		SELECT id FROM {schema}.jobs
+		WHERE queue = q.name
+			AND state IN ('available', 'scheduled', 'retryable')
+			AND (state = 'available' OR run_at <= $2)
+		ORDER BY priority DESC, run_at, id
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED
+	) AS j
+	LIMIT $3
+)
+UPDATE {schema}.jobs AS j
+SET state = 'running', attempt = j.attempt + 1, attempted_at = $2, lease_owner = $4, lease_expires_at = $5
+FROM picked
+WHERE j.id = picked.id
+RETURNING {columns}`
+
+// setStateSQL applies a batch of guarded state changes in one statement,
+// one element of each array per change. Only rows still running under the
+// given owner and attempt change; it returns their IDs.
+const setStateSQL = `
+UPDATE {schema}.jobs AS j SET
+	state = p.state,
+	attempt = CASE WHEN p.undo THEN j.attempt - 1 ELSE j.attempt END,
+	run_at = CASE WHEN p.state IN ('available', 'scheduled', 'retryable') THEN p.run_at ELSE j.run_at END,
+	finalized_at = CASE WHEN p.state IN ('completed', 'discarded', 'cancelled') THEN p.now END,
+	errors = CASE WHEN p.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(p.error::jsonb) END,
+	result = COALESCE(p.result::json, j.result),
+	lease_owner = NULL,
+	lease_expires_at = NULL
+FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+	$7::text[], $8::text[], $9::bool[])
+	AS p(id, owner, attempt, state, now, run_at, error, result, undo)
+WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
+RETURNING j.id`
+
+// setStateMode plans setStateSQL for each call's arrays. A cached generic
+// plan knows neither the batch size nor how many jobs run, and was seen to
+// pick a nested loop comparing every running job with every entry.
+const setStateMode = pgx.QueryExecModeCacheDescribe
+
+// heartbeatSQL extends an owner's leases. It skips rows another statement
+// has locked (a completion of that very job, usually) rather than wait:
+// waiting could deadlock against a batch completion locking the same rows
+// in another order, and a skipped lease is extended at the next beat.
+const heartbeatSQL = `
+UPDATE {schema}.jobs AS j SET lease_expires_at = $2
+FROM (
+	SELECT id FROM {schema}.jobs
+	WHERE state = 'running' AND lease_owner = $1
+	FOR UPDATE SKIP LOCKED
+) AS r
+WHERE j.id = r.id
+RETURNING j.id, j.cancel_requested`
+
+// rescueSQL handles expired leases, oldest first.
+const rescueSQL = `
+UPDATE {schema}.jobs AS j SET
+	state = CASE WHEN j.cancel_requested THEN 'cancelled'
+		WHEN j.attempt >= j.max_attempts THEN 'discarded'
+		ELSE 'available' END,
+	run_at = CASE WHEN j.cancel_requested OR j.attempt >= j.max_attempts THEN j.run_at ELSE $1::timestamptz END,
+	finalized_at = CASE WHEN j.cancel_requested OR j.attempt >= j.max_attempts THEN $1::timestamptz END,
+	errors = j.errors || jsonb_build_array(jsonb_build_object(
+		'attempt', j.attempt,
+		'at', $2::text,
+		'error', 'lease of worker ' || coalesce(j.lease_owner, '') || ' expired: the worker died or lost the store')),
+	lease_owner = NULL,
+	lease_expires_at = NULL
+FROM (
+	SELECT id FROM {schema}.jobs
+	WHERE state = 'running' AND lease_expires_at < $1
+	ORDER BY lease_expires_at
+	LIMIT $3
+	FOR UPDATE SKIP LOCKED
+) AS r
+WHERE j.id = r.id`
+
+// JobFetch leases up to Limit jobs to Owner. See store.Store.
+func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*store.Job, error) {
+	switch {
+	case params == nil:
+		return nil, errors.New("fetching jobs: nil params")
+	case params.Limit < 1:
+		return nil, fmt.Errorf("fetching jobs: Limit is %d, must be at least 1", params.Limit)
+	case params.Owner == "":
+		return nil, errors.New("fetching jobs: Owner is empty")
+	case len(params.Queues) == 0:
+		return nil, nil
+	}
+	// A queue listed twice would be scanned twice, and a row locked by
+	// this statement is not skipped by its own second scan.
+	queues := make([]string, 0, len(params.Queues))
+	pos := make(map[string]int, len(params.Queues))
+	for _, q := range params.Queues {
+		if _, dup := pos[q]; !dup {
+			pos[q] = len(queues)
+			queues = append(queues, q)
+		}
+	}
+	var jobs []*store.Job
+	err := s.retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, s.stmt.fetch, queues, params.Now, params.Limit, params.Owner, params.LeaseExpiresAt)
+		if err != nil {
+			return err
+		}
+		jobs, err = scanJobs(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetching jobs: %w", err)
+	}
+	// RETURNING has no order: put the batch in fetch order.
+	slices.SortFunc(jobs, func(a, b *store.Job) int {
+		return cmp.Or(
+			cmp.Compare(pos[a.Queue], pos[b.Queue]),
+			cmp.Compare(b.Priority, a.Priority),
+			a.RunAt.Compare(b.RunAt),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+	return jobs, nil
+}
+
+// JobSetStateIfRunningMany applies guarded state changes in one statement.
+// See store.Store.
+func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.JobSetStateParams) ([]bool, error) {
+	applied := make([]bool, len(params))
+	// A job listed twice is changed by its first entry only (an UPDATE
+	// changes a row once); later entries go in later rounds, in order.
+	pending := make([]int, len(params))
+	for i := range params {
+		pending[i] = i
+	}
+	for len(pending) > 0 {
+		var round, later []int
+		seen := make(map[int64]bool, len(pending))
+		for _, i := range pending {
+			if p := params[i]; p != nil && seen[p.ID] {
+				later = append(later, i)
+				continue
+			} else if p != nil {
+				seen[p.ID] = true
+			}
+			round = append(round, i)
+		}
+		if err := s.setStateRound(ctx, params, round, applied); err != nil {
+			return nil, err
+		}
+		pending = later
+	}
+	return applied, nil
+}
+
+// setStateRound applies the entries idx of params (distinct jobs) and
+// records which were applied.
+func (s *Store) setStateRound(ctx context.Context, params []*store.JobSetStateParams, idx []int, applied []bool) error {
+	n := len(idx)
+	var (
+		ids      = make([]int64, n)
+		owners   = make([]string, n)
+		attempts = make([]int32, n)
+		states   = make([]string, n)
+		nows     = make([]time.Time, n)
+		runAts   = make([]time.Time, n)
+		errs     = make([]pgtype.Text, n)
+		results  = make([]pgtype.Text, n)
+		undo     = make([]bool, n)
+	)
+	for k, i := range idx {
+		p := params[i]
+		if err := checkSetState(p); err != nil {
+			return fmt.Errorf("setting job states: params[%d]: %w", i, err)
+		}
+		e, err := attemptErrorJSON(p.Error)
+		if err != nil {
+			return fmt.Errorf("setting job states: params[%d]: %w", i, err)
+		}
+		ids[k], owners[k], attempts[k], states[k] = p.ID, p.Owner, int32(p.Attempt), string(p.State)
+		nows[k], runAts[k], errs[k], undo[k] = p.Now, p.RunAt, e, p.UndoAttempt
+		if runAts[k].IsZero() {
+			runAts[k] = p.Now
+		}
+		if p.Result != nil {
+			results[k] = pgtype.Text{String: string(p.Result), Valid: true}
+		}
+	}
+	var done []int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, s.stmt.setState, setStateMode, ids, owners, attempts, states, nows, runAts, errs, results, undo)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		done = done[:0]
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			done = append(done, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("setting the state of %d jobs: %w", n, err)
+	}
+	ok := make(map[int64]bool, len(done))
+	for _, id := range done {
+		ok[id] = true
+	}
+	for k, i := range idx {
+		applied[i] = ok[ids[k]]
+	}
+	return nil
+}
+
+// checkSetState names what is wrong with p, if anything.
+func checkSetState(p *store.JobSetStateParams) error {
+	switch {
+	case p == nil:
+		return errors.New("nil")
+	case p.Now.IsZero():
+		return errors.New("Now is zero")
+	}
+	switch p.State {
+	case store.StateCompleted, store.StateDiscarded, store.StateCancelled,
+		store.StateRetryable, store.StateAvailable, store.StateScheduled:
+		return nil
+	}
+	return fmt.Errorf("State %q: not a state a running job can move to", p.State)
+}
+
+// JobHeartbeat extends Owner's leases. See store.Store.
+func (s *Store) JobHeartbeat(ctx context.Context, params *store.JobHeartbeatParams) (*store.JobHeartbeatResult, error) {
+	if params == nil || params.Owner == "" {
+		return nil, errors.New("heartbeat: Owner is empty")
+	}
+	var res store.JobHeartbeatResult
+	err := s.retry(ctx, func(ctx context.Context) error {
+		res = store.JobHeartbeatResult{}
+		rows, err := s.pool.Query(ctx, s.stmt.heartbeat, params.Owner, params.LeaseExpiresAt)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var cancel bool
+			if err := rows.Scan(&id, &cancel); err != nil {
+				return err
+			}
+			res.Extended++
+			if cancel {
+				res.CancelRequested = append(res.CancelRequested, id)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extending the leases of %s: %w", params.Owner, err)
+	}
+	slices.Sort(res.CancelRequested)
+	return &res, nil
+}
+
+// JobRescue handles expired leases. See store.Store.
+func (s *Store) JobRescue(ctx context.Context, params *store.JobRescueParams) (int, error) {
+	switch {
+	case params == nil:
+		return 0, errors.New("rescuing jobs: nil params")
+	case params.Limit < 1:
+		return 0, fmt.Errorf("rescuing jobs: Limit is %d, must be at least 1", params.Limit)
+	}
+	now := params.Now.UTC().Truncate(time.Microsecond)
+	var n int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, s.stmt.rescue, now, now.Format(time.RFC3339Nano), params.Limit)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rescuing jobs: %w", err)
+	}
+	return int(n), nil
+}

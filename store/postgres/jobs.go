@@ -1,0 +1,217 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/doubleboiler/boiler/store"
+)
+
+const getSQL = `SELECT {columns} FROM {schema}.jobs AS j WHERE id = $1`
+
+// cancelSQL cancels a pending job, flags a running one, and leaves a
+// finalized one as it is; the second branch returns the unchanged row.
+const cancelSQL = `
+WITH changed AS (
+	UPDATE {schema}.jobs AS j SET
+		state = CASE WHEN j.state = 'running' THEN 'running' ELSE 'cancelled' END,
+		finalized_at = CASE WHEN j.state = 'running' THEN NULL ELSE $2::timestamptz END,
+		cancel_requested = j.state = 'running'
+	WHERE j.id = $1 AND j.state IN ('scheduled', 'available', 'retryable', 'running')
+	RETURNING {columns}
+)
+SELECT * FROM changed
+UNION ALL
+SELECT {columns} FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
+
+// retrySQL makes a job that is not running available at once; the flag
+// says whether it changed, and the second branch returns a running job
+// as it is so the caller can tell running from missing.
+const retrySQL = `
+WITH changed AS (
+	UPDATE {schema}.jobs AS j SET
+		state = 'available',
+		run_at = $2,
+		max_attempts = CASE WHEN j.attempt >= j.max_attempts THEN j.attempt + 1 ELSE j.max_attempts END,
+		finalized_at = NULL,
+		cancel_requested = false
+	WHERE j.id = $1 AND j.state <> 'running'
+	RETURNING {columns}
+)
+SELECT *, true FROM changed
+UNION ALL
+SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
+
+// deleteSQL deletes a job that is not running, like retrySQL.
+const deleteSQL = `
+WITH deleted AS (
+	DELETE FROM {schema}.jobs AS j WHERE j.id = $1 AND j.state <> 'running'
+	RETURNING {columns}
+)
+SELECT *, true FROM deleted
+UNION ALL
+SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM deleted)`
+
+// deleteFinalizedSQL deletes a batch of old finalized jobs, skipping any
+// another cleaner is deleting.
+const deleteFinalizedSQL = `
+DELETE FROM {schema}.jobs WHERE id IN (
+	SELECT id FROM {schema}.jobs
+	WHERE state = $1 AND finalized_at IS NOT NULL AND finalized_at < $2
+	ORDER BY finalized_at
+	LIMIT $3
+	FOR UPDATE SKIP LOCKED
+)`
+
+// JobGet returns one job. See store.Store.
+func (s *Store) JobGet(ctx context.Context, id int64) (*store.Job, error) {
+	var j *store.Job
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		j, err = scanJob(s.pool.QueryRow(ctx, s.stmt.get, id))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting job %d: %w", id, interpretError(err))
+	}
+	return j, nil
+}
+
+// JobList returns jobs matching the filters, newest first. See store.Store.
+func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*store.Job, error) {
+	switch {
+	case params == nil:
+		return nil, errors.New("listing jobs: nil params")
+	case params.Limit < 1:
+		return nil, fmt.Errorf("listing jobs: Limit is %d, must be at least 1", params.Limit)
+	}
+	// Only the filters in use go in the statement, so the planner sees
+	// each combination as it is.
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if len(params.States) > 0 {
+		states := make([]string, len(params.States))
+		for i, st := range params.States {
+			if !st.Valid() {
+				return nil, fmt.Errorf("listing jobs: States[%d] %q is not a state", i, st)
+			}
+			states[i] = string(st)
+		}
+		add("j.state = ANY($%d::text[])", states)
+	}
+	if params.Queue != "" {
+		add("j.queue = $%d", params.Queue)
+	}
+	if params.Kind != "" {
+		add("j.kind = $%d", params.Kind)
+	}
+	if params.BeforeID != 0 {
+		add("j.id < $%d", params.BeforeID)
+	}
+	query := "SELECT " + s.stmt.columns + " FROM " + s.quoted + ".jobs AS j"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, params.Limit)
+	query += fmt.Sprintf(" ORDER BY j.id DESC LIMIT $%d", len(args))
+
+	var jobs []*store.Job
+	err := s.retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		jobs, err = scanJobs(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// JobCancel cancels a job. See store.Store.
+func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*store.Job, error) {
+	if params == nil {
+		return nil, errors.New("cancelling a job: nil params")
+	}
+	var j *store.Job
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		j, err = scanJob(s.pool.QueryRow(ctx, s.stmt.cancel, params.ID, params.Now))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancelling job %d: %w", params.ID, interpretError(err))
+	}
+	return j, nil
+}
+
+// JobRetry makes a job available at once. See store.Store.
+func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*store.Job, error) {
+	if params == nil {
+		return nil, errors.New("retrying a job: nil params")
+	}
+	j, err := s.changeUnlessRunning(ctx, s.stmt.retry, params.ID, params.Now)
+	if err != nil {
+		return nil, fmt.Errorf("retrying job %d: %w", params.ID, err)
+	}
+	return j, nil
+}
+
+// JobDelete deletes a job that is not running. See store.Store.
+func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
+	j, err := s.changeUnlessRunning(ctx, s.stmt.delete, id)
+	if err != nil {
+		return nil, fmt.Errorf("deleting job %d: %w", id, err)
+	}
+	return j, nil
+}
+
+// changeUnlessRunning runs retrySQL or deleteSQL: the job as the statement
+// returned it, store.ErrJobRunning if it is running, store.ErrNotFound if
+// it does not exist.
+func (s *Store) changeUnlessRunning(ctx context.Context, query string, args ...any) (*store.Job, error) {
+	var (
+		j       *store.Job
+		changed bool
+	)
+	err := s.retry(ctx, func(ctx context.Context) error {
+		var err error
+		j, err = scanJob(s.pool.QueryRow(ctx, query, args...), &changed)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, interpretError(err)
+	case !changed:
+		return nil, store.ErrJobRunning
+	}
+	return j, nil
+}
+
+// JobDeleteFinalized deletes a batch of old finalized jobs. See store.Store.
+func (s *Store) JobDeleteFinalized(ctx context.Context, params *store.JobDeleteFinalizedParams) (int, error) {
+	switch {
+	case params == nil:
+		return 0, errors.New("deleting finalized jobs: nil params")
+	case !params.State.Finalized():
+		return 0, fmt.Errorf("deleting finalized jobs: State %q is not a final state", params.State)
+	case params.Limit < 1:
+		return 0, fmt.Errorf("deleting finalized jobs: Limit is %d, must be at least 1", params.Limit)
+	}
+	var n int64
+	err := s.retry(ctx, func(ctx context.Context) error {
+		tag, err := s.pool.Exec(ctx, s.stmt.deleteFinalized, string(params.State), params.Before, params.Limit)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("deleting %s jobs: %w", params.State, err)
+	}
+	return int(n), nil
+}
