@@ -83,6 +83,25 @@ func decodeJob(id string, raw any) (*store.Job, error) {
 	return j, nil
 }
 
+// jobFromMap builds a Job from its id and HGETALL's map (empty: the job
+// does not exist).
+func jobFromMap(id string, fields map[string]string) (*store.Job, error) {
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("decoding job id %q: %w", id, err)
+	}
+	j := &store.Job{ID: n}
+	for name, v := range fields {
+		if err := setField(j, name, v); err != nil {
+			return nil, fmt.Errorf("decoding job %s field %s=%q: %w", id, name, v, err)
+		}
+	}
+	return j, nil
+}
+
 // setField sets the Job field stored under name. Unknown fields are
 // ignored, so a newer version may add some.
 func setField(j *store.Job, name, v string) error {

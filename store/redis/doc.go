@@ -11,9 +11,12 @@
 //
 // # How jobs are kept
 //
-// A job is one hash, keyed by an id drawn from a counter (INCR). Every
+// A job is one hash, keyed by an id drawn from a counter. Every
 // state change that touches more than one key is one Lua script, so a
-// change is all or nothing and two workers never see a half-moved job.
+// change is all or nothing and two workers never see a half-moved job. A
+// script changes the indexes of all the jobs it handles in a few variadic
+// commands (a fetch of 100 jobs costs about 200 commands inside Redis, not
+// 900).
 // Indexes around the hashes (every key starts with the prefix, "boiler:" by
 // default):
 //
@@ -32,7 +35,7 @@
 //	owner:<worker>       set of the jobs a worker runs (heartbeat)
 //	state:<state>        sorted set of ids per state (JobList)
 //	finalized:<state>    sorted set of finalized ids by time (retention)
-//	jobs, queues, paused every id; every queue name; paused queue names
+//	queues, paused       every queue name; the paused ones
 //	unique:<key>         the id of the job holding a unique key
 //	inserts              pub/sub channel: the queue name of each insert
 //

@@ -127,13 +127,40 @@ func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*
 	for _, q := range params.Queues {
 		args = append(args, q)
 	}
-	raw, err := s.scripts.fetch.Run(ctx, s.client, s.keys, args...).Result()
+	ids, err := s.scripts.fetch.Run(ctx, s.client, s.keys, args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("fetching jobs: %w", interpretError(err))
 	}
-	jobs, err := decodeJobs(raw)
+	jobs, err := s.readJobs(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("fetching jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// readJobs reads jobs by id in one pipeline. The fetch script returns only
+// ids because HGETALL is far cheaper for Redis outside Lua; the read is
+// not in the script's transaction, but nothing changes a leased job
+// except its owner and a cancellation request, which the read then shows.
+func (s *Store) readJobs(ctx context.Context, ids []string) ([]*store.Job, error) {
+	if len(ids) == 0 {
+		return []*store.Job{}, nil
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.prefix+"job:"+id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %d jobs: %w", len(ids), err)
+	}
+	jobs := make([]*store.Job, len(ids))
+	for i, cmd := range cmds {
+		if jobs[i], err = jobFromMap(ids[i], cmd.Val()); err != nil {
+			return nil, err
+		}
 	}
 	return jobs, nil
 }
@@ -258,14 +285,9 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*store.Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("getting job %d: %w", id, interpretError(err))
 	}
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("getting job %d: %w", id, store.ErrNotFound)
-	}
-	j := &store.Job{ID: id}
-	for name, v := range raw {
-		if err := setField(j, name, v); err != nil {
-			return nil, fmt.Errorf("decoding job %d field %s=%q: %w", id, name, v, err)
-		}
+	j, err := jobFromMap(sid, raw)
+	if err != nil {
+		return nil, fmt.Errorf("getting job %d: %w", id, err)
 	}
 	return j, nil
 }

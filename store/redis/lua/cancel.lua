@@ -12,4 +12,5 @@ elseif not is_final(st) then
   if j[F_UUNTIL] == '' then release_unique(id, j[F_UKEY]) end
   index(id, 'cancelled', j[F_QUEUE], nil, nil, nil, nil, now)
 end
+flush()
 return redis.call('HGETALL', k)

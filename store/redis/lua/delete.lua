@@ -9,5 +9,5 @@ local fields = redis.call('HGETALL', k)
 unindex(id, st, j[F_QUEUE], j[F_RUN])
 release_unique(id, j[F_UKEY])
 redis.call('DEL', k)
-redis.call('ZREM', P .. 'jobs', id)
+flush()
 return fields

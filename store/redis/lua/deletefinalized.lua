@@ -9,9 +9,9 @@ for _, id in ipairs(ids) do
     unindex(id, j[F_STATE], j[F_QUEUE], j[F_RUN])
     release_unique(id, j[F_UKEY])
     redis.call('DEL', jobkey(id))
-    redis.call('ZREM', P .. 'jobs', id)
   else
-    redis.call('ZREM', P .. 'finalized:' .. st, id)
+    push(batch.zrem, P .. 'finalized:' .. st, id)
   end
 end
+flush()
 return #ids

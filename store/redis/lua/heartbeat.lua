@@ -8,11 +8,12 @@ for _, id in ipairs(redis.call('SMEMBERS', okey)) do
   local h = redis.call('HMGET', k, 'state', 'lease_owner', 'cancel_requested')
   if h[1] == 'running' and h[2] == owner then
     redis.call('HSET', k, 'lease_expires_at', lease)
-    redis.call('ZADD', P .. 'leases', lease, id)
+    push(batch.zadd, P .. 'leases', lease, id)
     extended = extended + 1
     if h[3] == '1' then cancel[#cancel + 1] = id end
   else
-    redis.call('SREM', okey, id)
+    push(batch.srem, okey, id)
   end
 end
+flush()
 return { extended, cancel }

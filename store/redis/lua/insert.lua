@@ -3,7 +3,9 @@
 -- unique_until. Returns per job {id} for a new job, or {id, fields} for the
 -- live job that holds its unique key.
 local now, n = ARGV[1], tonumber(ARGV[2])
-local out, woken = {}, {}
+local out, queues, woken = {}, {}, {}
+-- Ids come from one counter read and written once: the script is atomic.
+local last = tonumber(redis.call('GET', P .. 'id') or '0')
 for i = 0, n - 1 do
   local b = 2 + i * 10
   local kind, q, prio, args, maxa = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
@@ -16,22 +18,23 @@ for i = 0, n - 1 do
   if holder then
     out[#out + 1] = { holder, redis.call('HGETALL', jobkey(holder)) }
   else
-    local id = sid(redis.call('INCR', P .. 'id'))
+    last = last + 1
+    local id = sid(last)
     redis.call('HSET', jobkey(id),
       'kind', kind, 'queue', q, 'priority', prio, 'args', args, 'state', st,
       'attempt', '0', 'max_attempts', maxa, 'timeout', timeout,
       'enqueued_at', now, 'run_at', run_at, 'attempted_at', '', 'finalized_at', '',
       'unique_key', ukey, 'unique_until', uuntil, 'lease_owner', '',
       'lease_expires_at', '', 'cancel_requested', '', 'errors', '', 'result', '')
-    redis.call('ZADD', P .. 'jobs', id, id)
-    redis.call('SADD', P .. 'queues', q)
     index(id, st, q, prio, run_at)
     if ukey ~= '' then redis.call('SET', P .. 'unique:' .. ukey, id) end
-    if st == 'available' and not woken[q] then
-      woken[q] = true
-      wake(q)
-    end
+    queues[q] = true
+    if st == 'available' then woken[q] = true end
     out[#out + 1] = { id }
   end
 end
+redis.call('SET', P .. 'id', sid(last))
+for q in pairs(queues) do push(batch.sadd, P .. 'queues', q) end
+flush()
+for q in pairs(woken) do wake(q) end
 return out

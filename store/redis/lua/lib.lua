@@ -25,38 +25,87 @@ local function is_final(st)
   return st == 'completed' or st == 'discarded' or st == 'cancelled'
 end
 
+-- Index changes are collected during a script and applied by flush() at
+-- its end, a few variadic commands instead of several per job: removals
+-- first (so a member removed and added again stays), then additions, then
+-- the counters' net changes. Job hashes are written at once. No script
+-- reads an index after changing it through the batch (fetch moves due jobs
+-- into the available set with direct calls before it pops).
+local batch = { zrem = {}, srem = {}, zadd = {}, sadd = {}, incr = {} }
+
+local function push(t, key, a, b)
+  local l = t[key]
+  if not l then
+    l = {}
+    t[key] = l
+  end
+  l[#l + 1] = a
+  if b ~= nil then l[#l + 1] = b end
+end
+
+local function incr(q, field, d)
+  local key = qkey(q, 'counts')
+  local c = batch.incr[key]
+  if not c then
+    c = {}
+    batch.incr[key] = c
+  end
+  c[field] = (c[field] or 0) + d
+end
+
+-- vcall runs a variadic command over a long argument list in chunks that
+-- fit Lua's unpack (the chunk size is even, for score/member pairs).
+local function vcall(cmd, key, args)
+  for i = 1, #args, 1000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+
+local function flush()
+  for key, l in pairs(batch.zrem) do vcall('ZREM', key, l) end
+  for key, l in pairs(batch.srem) do vcall('SREM', key, l) end
+  for key, l in pairs(batch.zadd) do vcall('ZADD', key, l) end
+  for key, l in pairs(batch.sadd) do vcall('SADD', key, l) end
+  for key, c in pairs(batch.incr) do
+    for field, d in pairs(c) do
+      if d ~= 0 then redis.call('HINCRBY', key, field, d) end
+    end
+  end
+  batch = { zrem = {}, srem = {}, zadd = {}, sadd = {}, incr = {} }
+end
+
 -- unindex removes job id (state st, queue q) from every index of its state.
 -- A scheduled or retryable job may already sit in the available set (it was
 -- promoted when due), so both places are cleared.
 local function unindex(id, st, q, run_at, owner)
-  redis.call('ZREM', P .. 'state:' .. st, id)
+  push(batch.zrem, P .. 'state:' .. st, id)
   if st == 'available' or st == 'scheduled' or st == 'retryable' then
-    redis.call('ZREM', qkey(q, 'available'), member(run_at, id))
-    if st ~= 'available' then redis.call('ZREM', qkey(q, st), id) end
+    push(batch.zrem, qkey(q, 'available'), member(run_at, id))
+    if st ~= 'available' then push(batch.zrem, qkey(q, st), id) end
   elseif st == 'running' then
-    redis.call('ZREM', P .. 'leases', id)
-    redis.call('SREM', P .. 'owner:' .. owner, id)
-    redis.call('HINCRBY', qkey(q, 'counts'), 'running', -1)
+    push(batch.zrem, P .. 'leases', id)
+    push(batch.srem, P .. 'owner:' .. owner, id)
+    incr(q, 'running', -1)
   else
-    redis.call('ZREM', P .. 'finalized:' .. st, id)
-    redis.call('HINCRBY', qkey(q, 'counts'), st, -1)
+    push(batch.zrem, P .. 'finalized:' .. st, id)
+    incr(q, st, -1)
   end
 end
 
 -- index adds job id to the indexes of its new state st.
 local function index(id, st, q, prio, run_at, lease, owner, fin)
-  redis.call('ZADD', P .. 'state:' .. st, id, id)
+  push(batch.zadd, P .. 'state:' .. st, id, id)
   if st == 'available' then
-    redis.call('ZADD', qkey(q, 'available'), 0 - tonumber(prio), member(run_at, id))
+    push(batch.zadd, qkey(q, 'available'), 0 - tonumber(prio), member(run_at, id))
   elseif st == 'scheduled' or st == 'retryable' then
-    redis.call('ZADD', qkey(q, st), run_at, id)
+    push(batch.zadd, qkey(q, st), run_at, id)
   elseif st == 'running' then
-    redis.call('ZADD', P .. 'leases', lease, id)
-    redis.call('SADD', P .. 'owner:' .. owner, id)
-    redis.call('HINCRBY', qkey(q, 'counts'), 'running', 1)
+    push(batch.zadd, P .. 'leases', lease, id)
+    push(batch.sadd, P .. 'owner:' .. owner, id)
+    incr(q, 'running', 1)
   else
-    redis.call('ZADD', P .. 'finalized:' .. st, fin, id)
-    redis.call('HINCRBY', qkey(q, 'counts'), st, 1)
+    push(batch.zadd, P .. 'finalized:' .. st, fin, id)
+    incr(q, st, 1)
   end
 end
 

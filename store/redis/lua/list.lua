@@ -10,7 +10,11 @@ local max, queue, kind = ARGV[1], ARGV[2], ARGV[3]
 local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
 local srcs = {}
 for i = 6, #ARGV do srcs[#srcs + 1] = P .. 'state:' .. ARGV[i] end
-if #srcs == 0 then srcs = { P .. 'jobs' } end
+if #srcs == 0 then
+  for _, st in ipairs({ 'scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled' }) do
+    srcs[#srcs + 1] = P .. 'state:' .. st
+  end
+end
 local chunk = math.max(limit, 100)
 local out, scanned = {}, 0
 while true do

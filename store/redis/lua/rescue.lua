@@ -2,13 +2,13 @@
 -- Returns how many jobs it rescued.
 local now, now_json, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local ids = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. now, 'LIMIT', 0, limit)
-local n = 0
+local n, woken = 0, {}
 for _, id in ipairs(ids) do
   local k = jobkey(id)
   local j = load(id)
   if j[F_STATE] ~= 'running' then
     -- Not running: a stale lease entry. Drop it.
-    redis.call('ZREM', P .. 'leases', id)
+    push(batch.zrem, P .. 'leases', id)
   else
     local h = redis.call('HMGET', k, 'max_attempts', 'cancel_requested', 'errors')
     local q, owner = j[F_QUEUE], j[F_OWNER]
@@ -26,7 +26,7 @@ for _, id in ipairs(ids) do
     if st == 'available' then
       redis.call('HSET', k, 'run_at', now)
       index(id, st, q, j[F_PRIO], now)
-      wake(q)
+      woken[q] = true
     else
       redis.call('HSET', k, 'finalized_at', now)
       if j[F_UUNTIL] == '' then release_unique(id, j[F_UKEY]) end
@@ -35,4 +35,6 @@ for _, id in ipairs(ids) do
     n = n + 1
   end
 end
+flush()
+for q in pairs(woken) do wake(q) end
 return n

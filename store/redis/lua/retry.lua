@@ -24,4 +24,5 @@ if ukey ~= '' and j[F_UUNTIL] == '' then
   if not h or h == id or not holds(h, now) then redis.call('SET', ukk, id) end
 end
 wake(q)
+flush()
 return redis.call('HGETALL', k)

@@ -2,7 +2,7 @@
 -- id, owner, attempt, state, now, run_at, error (JSON or ''), result ('' to
 -- keep), undo ('1' or ''). Returns 1 per applied entry, 0 per refused one.
 local n = tonumber(ARGV[1])
-local out = {}
+local out, woken = {}, {}
 for i = 0, n - 1 do
   local b = 1 + i * 9
   local id, owner, attempt, st = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
@@ -39,9 +39,11 @@ for i = 0, n - 1 do
       index(id, st, q, nil, nil, nil, nil, fin)
     else
       index(id, st, q, j[F_PRIO], run_at)
-      if st == 'available' then wake(q) end
+      if st == 'available' then woken[q] = true end
     end
     out[#out + 1] = 1
   end
 end
+flush()
+for q in pairs(woken) do wake(q) end
 return out
