@@ -107,7 +107,8 @@ type Options struct {
 	MaxLineLength int
 
 	// ControlSocket is the path of the Unix socket that `boiler ps` and
-	// `boiler scale` talk to. "": no socket.
+	// `boiler scale` talk to; if it cannot be made, the supervisor runs
+	// without it and says so. "": no socket.
 	ControlSocket string
 	// ReapAll makes the supervisor the one reaper of every child of its
 	// process, orphans included, with a single wait4(-1) loop. It must not

@@ -63,12 +63,6 @@ func (r *run) signal(sig syscall.Signal) bool {
 	return syscall.Kill(-r.pgid, sig) == nil
 }
 
-// groupAlive reports whether any process is left in group pgid.
-func groupAlive(pgid int) bool {
-	err := syscall.Kill(-pgid, 0)
-	return err == nil || err == syscall.EPERM
-}
-
 func (s *Supervisor) newProc(e procfile.Entry, num int) *proc {
 	name := e.Name + "." + strconv.Itoa(num)
 	color := colors[s.colorN%len(colors)]

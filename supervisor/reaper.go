@@ -123,11 +123,13 @@ func (r *allReaper) start(argv []string, attr *os.ProcAttr) (int, <-chan exitSta
 	if err != nil {
 		return 0, nil, err
 	}
-	// The loop reaps it; the handle (a pidfd) is not needed.
+	pid := p.Pid
+	// The loop reaps it; the handle (a pidfd) is not needed. (Release
+	// clears p.Pid, hence the copy.)
 	_ = p.Release()
 	exited := make(chan exitStatus, 1)
-	r.waiting[p.Pid] = exited
-	return p.Pid, exited, nil
+	r.waiting[pid] = exited
+	return pid, exited, nil
 }
 
 func (r *allReaper) loop() {

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -136,14 +137,17 @@ func (s *Supervisor) Run(ctx context.Context, signals <-chan os.Signal) error {
 	if s.opts.ControlSocket != "" {
 		var err error
 		var tookOver bool
-		if ctl, tookOver, err = listenControl(s.opts.ControlSocket); err != nil {
-			close(s.quit)
-			return err
-		}
-		if tookOver {
+		// Without the socket the processes still run: only ps and scale
+		// cannot reach them (a read-only working directory, say).
+		switch ctl, tookOver, err = listenControl(s.opts.ControlSocket); {
+		case err != nil:
+			s.logf("%v: boiler ps and boiler scale cannot reach this supervisor", err)
+		case tookOver:
 			s.logf("control socket %s was held by another running boiler start (nested?); it is now this one's", s.opts.ControlSocket)
 		}
-		ctl.serve(s)
+		if ctl != nil {
+			ctl.serve(s)
+		}
 	}
 	s.reap = newReaper(s.opts.ReapAll)
 
@@ -298,12 +302,7 @@ func (s *Supervisor) allProcs() []*proc {
 	var out []*proc
 	for _, e := range s.opts.Entries {
 		slots := s.slots[e.Name]
-		nums := make([]int, 0, len(slots))
-		for n := range slots {
-			nums = append(nums, n)
-		}
-		slices.Sort(nums)
-		for _, n := range nums {
+		for _, n := range slices.Sorted(maps.Keys(slots)) {
 			out = append(out, slots[n])
 		}
 	}
@@ -319,8 +318,10 @@ func (s *Supervisor) reconcile() {
 	for _, e := range s.opts.Entries {
 		want := s.desired[e.Name]
 		slots := s.slots[e.Name]
-		for num, p := range slots {
-			if num > want && !p.retiring {
+		nums := slices.Sorted(maps.Keys(slots))
+		slices.Reverse(nums) // highest-numbered first
+		for _, num := range nums {
+			if p := slots[num]; num > want && !p.retiring {
 				s.retire(p)
 			}
 		}

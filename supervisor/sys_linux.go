@@ -84,3 +84,40 @@ func vmRSS(pid int) int64 {
 	}
 	return kb * 1024
 }
+
+// groupAlive reports whether process group pgid has a member that is not a
+// zombie. A zombie is dead: it only waits for its parent, often PID 1, to
+// reap it, which a container's PID 1 may do late or never, and the stop
+// must not wait for that.
+func groupAlive(pgid int) bool {
+	if err := syscall.Kill(-pgid, 0); err != nil && err != syscall.EPERM {
+		return false
+	}
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, d := range dir {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold anything, so
+		// parse after its last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := bytes.Fields(b[i+1:])
+		if len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
+			continue
+		}
+		if g, err := strconv.Atoi(string(f[2])); err == nil && g == pgid {
+			return true
+		}
+	}
+	return false
+}

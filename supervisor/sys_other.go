@@ -15,3 +15,9 @@ func setSubreaper() error { return errors.New("a child subreaper needs Linux") }
 
 // groupRSS is not measured outside Linux.
 func groupRSS(map[int]bool) map[int]int64 { return map[int]int64{} }
+
+// groupAlive reports whether any process is left in group pgid.
+func groupAlive(pgid int) bool {
+	err := syscall.Kill(-pgid, 0)
+	return err == nil || err == syscall.EPERM
+}
