@@ -1,0 +1,52 @@
+// Package sqlite is the embedded job store: one SQLite file, no server,
+// through the pure-Go driver modernc.org/sqlite (the binary builds with
+// CGO_ENABLED=0). It is the default store of boiler.
+//
+// # URLs
+//
+// The CLI and storeurl name a database with one of these forms:
+//
+//	sqlite:///abs/path/boiler.db   absolute path (three slashes)
+//	sqlite://relative/boiler.db    path relative to the working directory
+//
+// [Open] takes the path itself; it creates the file if it does not exist
+// (its directory must) and does not create the schema: call
+// [Store.Migrate], which is safe to run from several processes at once.
+//
+// # One writer
+//
+// SQLite allows one writer at a time per file. Each [Store] has one write
+// connection, so the writes of one process (inserts, fetches, completions,
+// heartbeats) queue in turn instead of racing for the file lock, and each
+// is a BEGIN IMMEDIATE transaction, which takes the write lock up front:
+// two transactions never deadlock upgrading a read lock to a write lock.
+// Reads (JobGet, JobList, QueueStats) use a separate pool of read-only
+// connections; in WAL mode they see the last commit and never block the
+// writer.
+//
+// # Several processes
+//
+// Several processes may open the same file: typically `boiler work` runs
+// the workers while `boiler enqueue` adds jobs from a shell. A write that
+// finds the file locked by another process waits up to
+// [Options.BusyTimeout] (default 5s) before it fails with SQLITE_BUSY. Each
+// transaction is short (a fetch or a batch of completions is one), so the
+// wait is normally milliseconds. The file must be on a local file system:
+// WAL mode needs shared memory between the processes, which network file
+// systems do not provide.
+//
+// [Store.ListenInserts] hears the jobs inserted through the same [Store]
+// at once; jobs inserted by another process are found by the worker's
+// poll.
+//
+// # Schema
+//
+// Times are INTEGER unix microseconds (UTC). Each job's attempt errors are
+// a JSON array column. The fetch reads a partial index holding only
+// available jobs, in fetch order, so it costs the same with a million
+// completed jobs in the table; due scheduled and retryable jobs are
+// promoted to available by the fetch itself (see [Store.JobFetch]). Job
+// counts per queue and state are kept by triggers, so [Store.QueueStats]
+// does not count the table. Migrations are embedded SQL files recorded in
+// schema_migrations.
+package sqlite

@@ -1,0 +1,219 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/doubleboiler/boiler/store"
+)
+
+const (
+	// setStateSQL moves one running job out of running, guarded by its
+	// ID, lease owner and attempt. A NULL run_at keeps the old one (final
+	// states); a NULL error appends nothing; a NULL result keeps the old.
+	setStateSQL = `UPDATE jobs SET state = ?1, finalized_at = ?2, run_at = coalesce(?3, run_at),
+		errors = CASE WHEN ?4 IS NULL THEN errors ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?4)) END,
+		result = coalesce(?5, result), attempt = attempt - ?6,
+		lease_owner = NULL, lease_expires_at = NULL
+	WHERE id = ?7 AND lease_owner = ?8 AND attempt = ?9 AND state = 'running'`
+
+	heartbeatSQL       = `UPDATE jobs SET lease_expires_at = ? WHERE state = 'running' AND lease_owner = ?`
+	cancelRequestedSQL = `SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ? AND cancel_requested = 1 ORDER BY id`
+
+	// rescueSQL applies JobRescue's rules to up to ?4 running jobs whose
+	// lease expired before ?1 (?2 is ?1 as the JSON time of the error).
+	rescueSQL = `UPDATE jobs SET
+		state = CASE WHEN cancel_requested THEN 'cancelled'
+		             WHEN attempt >= max_attempts THEN 'discarded'
+		             ELSE 'available' END,
+		finalized_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN ?1 END,
+		run_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN run_at ELSE ?1 END,
+		errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object(
+			'attempt', attempt, 'at', ?2,
+			'error', ?3 || ' (worker ' || coalesce(lease_owner, '?') || ')')),
+		lease_owner = NULL, lease_expires_at = NULL
+	WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < ?1 LIMIT ?4)`
+)
+
+// rescueMessage is the error a rescued job's attempt gets.
+const rescueMessage = "lease expired: the worker stopped heartbeating"
+
+// JobSetStateIfRunningMany applies the whole batch in one transaction with
+// one prepared statement; see store.Store.
+func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.JobSetStateParams) ([]bool, error) {
+	args, err := setStateArgs(params)
+	if err != nil {
+		return nil, err
+	}
+	applied := make([]bool, len(params))
+	if len(params) == 0 {
+		return applied, nil
+	}
+	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		st, err := s.wstmts.tx(ctx, tx, setStateSQL)
+		if err != nil {
+			return err
+		}
+		for i, a := range args {
+			r, err := st.ExecContext(ctx, a...)
+			if err != nil {
+				return fmt.Errorf("job %d: %w", params[i].ID, err)
+			}
+			n, err := r.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("job %d: %w", params[i].ID, err)
+			}
+			applied[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting job states: %w", err)
+	}
+	return applied, nil
+}
+
+// setStateArgs validates params and returns the arguments of setStateSQL
+// for each entry.
+func setStateArgs(params []*store.JobSetStateParams) ([][]any, error) {
+	args := make([][]any, len(params))
+	for i, p := range params {
+		if p == nil {
+			return nil, fmt.Errorf("setting job states: entry %d is nil", i)
+		}
+		bad := func(format string, a ...any) error {
+			return fmt.Errorf("setting job states: entry %d (job %d): %s", i, p.ID, fmt.Sprintf(format, a...))
+		}
+		if p.Now.IsZero() {
+			return nil, bad("Now is zero")
+		}
+		var finalizedAt, runAt any
+		switch {
+		case p.State.Finalized():
+			finalizedAt = micros(p.Now)
+		case p.State == store.StateRetryable, p.State == store.StateScheduled, p.State == store.StateAvailable:
+			t := p.RunAt
+			if t.IsZero() {
+				t = p.Now
+			}
+			if p.State == store.StateAvailable && micros(t) > micros(p.Now) {
+				return nil, bad("state available with RunAt %s after Now %s", t.UTC().Format(time.RFC3339Nano), p.Now.UTC().Format(time.RFC3339Nano))
+			}
+			runAt = micros(t)
+		default:
+			return nil, bad("target state %q is not a state a running job can move to", p.State)
+		}
+		var errJSON, result any
+		if p.Error != nil {
+			e, err := attemptErrorJSON(p.Error)
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			errJSON = e
+		}
+		if len(p.Result) > 0 {
+			if !json.Valid(p.Result) {
+				return nil, bad("Result is not valid JSON")
+			}
+			result = string(p.Result)
+		}
+		undo := 0
+		if p.UndoAttempt {
+			undo = 1
+		}
+		args[i] = []any{string(p.State), finalizedAt, runAt, errJSON, result, undo, p.ID, p.Owner, p.Attempt}
+	}
+	return args, nil
+}
+
+// JobHeartbeat extends Owner's leases and lists its jobs a person asked to
+// cancel, in one transaction; see store.Store.
+func (s *Store) JobHeartbeat(ctx context.Context, params *store.JobHeartbeatParams) (*store.JobHeartbeatResult, error) {
+	switch {
+	case params == nil:
+		return nil, errors.New("heartbeat: params are nil")
+	case params.Owner == "":
+		return nil, errors.New("heartbeat: Owner is empty")
+	case params.LeaseExpiresAt.IsZero():
+		return nil, errors.New("heartbeat: LeaseExpiresAt is zero")
+	}
+	res := &store.JobHeartbeatResult{}
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		ts := &txStmts{tx: tx, cache: s.wstmts}
+		hb, err := ts.get(ctx, heartbeatSQL)
+		if err != nil {
+			return err
+		}
+		r, err := hb.ExecContext(ctx, micros(params.LeaseExpiresAt), params.Owner)
+		if err != nil {
+			return fmt.Errorf("extending leases: %w", err)
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("extending leases: %w", err)
+		}
+		res.Extended = int(n)
+		if n == 0 {
+			return nil
+		}
+		cr, err := ts.get(ctx, cancelRequestedSQL)
+		if err != nil {
+			return err
+		}
+		rows, err := cr.QueryContext(ctx, params.Owner)
+		if err != nil {
+			return fmt.Errorf("reading cancel requests: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("reading cancel requests: %w", err)
+			}
+			res.CancelRequested = append(res.CancelRequested, id)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading cancel requests: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat of %q: %w", params.Owner, err)
+	}
+	return res, nil
+}
+
+// JobRescue returns expired leases' jobs to available (or cancels or
+// discards them) in one statement; see store.Store.
+func (s *Store) JobRescue(ctx context.Context, params *store.JobRescueParams) (int, error) {
+	switch {
+	case params == nil:
+		return 0, errors.New("rescuing jobs: params are nil")
+	case params.Limit < 1:
+		return 0, fmt.Errorf("rescuing jobs: Limit is %d, want >= 1", params.Limit)
+	case params.Now.IsZero():
+		return 0, errors.New("rescuing jobs: Now is zero")
+	}
+	now := params.Now.UTC().Truncate(time.Microsecond)
+	var n int64
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		st, err := s.wstmts.tx(ctx, tx, rescueSQL)
+		if err != nil {
+			return err
+		}
+		r, err := st.ExecContext(ctx, micros(now), now.Format(time.RFC3339Nano), rescueMessage, params.Limit)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rescuing jobs: %w", err)
+	}
+	return int(n), nil
+}
