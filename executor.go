@@ -1,0 +1,158 @@
+package boiler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/doubleboiler/boiler/store"
+)
+
+// runningJob is a job leased by this worker whose outcome is not yet
+// decided.
+type runningJob struct {
+	row    *JobRow
+	cancel context.CancelCauseFunc
+	// claimed is set by whoever decides the job's outcome first: its
+	// goroutine when the handler returns, or Stop when it releases a job
+	// whose handler would not stop.
+	claimed atomic.Bool
+}
+
+// startJob runs job in a new goroutine. It is called by the fetch loop,
+// which counts the slot before it looks for free slots again.
+func (w *Worker) startJob(job *JobRow) {
+	ctx, cancel := context.WithCancelCause(w.hardCtx)
+	rj := &runningJob{row: job, cancel: cancel}
+	w.mu.Lock()
+	w.running[job.ID] = rj
+	w.mu.Unlock()
+	w.active.Add(1)
+	go w.execute(ctx, rj)
+}
+
+// execute runs one job's handler and hands its outcome to the completer.
+func (w *Worker) execute(ctx context.Context, rj *runningJob) {
+	defer w.jobDone(rj)
+	timeout := rj.row.Timeout
+	if timeout == 0 {
+		timeout = w.opts.JobTimeout
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errJobTimeout)
+		defer cancel()
+	}
+	err := w.reg.run(ctx, rj.row)
+	res := (&attemptResult{
+		row: rj.row, err: err, cause: contextCause(ctx), timeout: timeout,
+		now: w.now(), backoff: w.opts.Backoff,
+	}).decide()
+	if !rj.claimed.CompareAndSwap(false, true) {
+		return // released by Stop already
+	}
+	w.completer.Add(res)
+	w.record(rj.row, err, res)
+}
+
+// jobDone frees the job's slot.
+func (w *Worker) jobDone(rj *runningJob) {
+	rj.cancel(nil)
+	w.mu.Lock()
+	delete(w.running, rj.row.ID)
+	w.mu.Unlock()
+	w.active.Add(-1)
+	select {
+	case w.finished <- struct{}{}:
+	default:
+	}
+}
+
+// record counts and logs an outcome, and calls OnError for a failure.
+func (w *Worker) record(row *JobRow, err error, res *store.JobSetStateParams) {
+	attrs := func(more ...slog.Attr) []slog.Attr {
+		return append([]slog.Attr{
+			slog.Int64("job_id", row.ID), slog.String("kind", row.Kind), slog.String("queue", row.Queue),
+			slog.Int("attempt", row.Attempt), slog.Int("max_attempts", row.MaxAttempts),
+		}, more...)
+	}
+	ctx := w.baseCtx
+	switch res.State {
+	case store.StateCompleted:
+		w.stats.completed.Add(1)
+		if w.log.Enabled(ctx, slog.LevelDebug) {
+			w.log.LogAttrs(ctx, slog.LevelDebug, "job completed", attrs()...)
+		}
+		return
+	case store.StateScheduled, store.StateAvailable:
+		var snooze *snoozeError
+		if errors.As(err, &snooze) {
+			w.stats.snoozed.Add(1)
+		}
+		return // snoozed, or released at shutdown
+	case store.StateCancelled:
+		w.stats.cancelled.Add(1)
+		w.log.LogAttrs(ctx, slog.LevelInfo, "job cancelled", attrs(slog.String("error", res.Error.Error))...)
+		return
+	case store.StateRetryable:
+		w.stats.failed.Add(1)
+		w.log.LogAttrs(ctx, slog.LevelWarn, "job failed; it will be retried",
+			attrs(slog.Time("retry_at", res.RunAt), slog.String("error", res.Error.Error))...)
+	case store.StateDiscarded:
+		w.stats.failed.Add(1)
+		w.stats.discarded.Add(1)
+		w.log.LogAttrs(ctx, slog.LevelError, "job failed and was discarded",
+			attrs(slog.String("error", res.Error.Error))...)
+	}
+	if w.opts.OnError != nil {
+		w.callOnError(ctx, row, err)
+	}
+}
+
+// callOnError calls the OnError hook; a panic in it is logged, not fatal.
+func (w *Worker) callOnError(ctx context.Context, row *JobRow, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.log.Error("OnError hook panicked", slog.Int64("job_id", row.ID), slog.Any("panic", v))
+		}
+	}()
+	w.opts.OnError(ctx, row, err)
+}
+
+// cancelRequested cancels the contexts of running jobs a person cancelled
+// (the heartbeater learns of them).
+func (w *Worker) cancelRequested(ids []int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		if rj, ok := w.running[id]; ok {
+			rj.cancel(errCancelRequested)
+		}
+	}
+}
+
+// releaseAll releases the jobs whose handlers did not return after their
+// context was cancelled at shutdown: they become available again, their
+// attempt undone. Their goroutines' outcomes, if they ever come, are
+// dropped.
+func (w *Worker) releaseAll() {
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, rj := range w.running {
+		if !rj.claimed.CompareAndSwap(false, true) {
+			continue
+		}
+		n++
+		w.completer.AddNoWait(&store.JobSetStateParams{
+			ID: rj.row.ID, Owner: rj.row.LeaseOwner, Attempt: rj.row.Attempt,
+			State: store.StateAvailable, Now: now, RunAt: now, UndoAttempt: true,
+		})
+	}
+	if n > 0 {
+		w.log.Warn("released jobs whose handler ignored the cancellation; their goroutines may still be running",
+			slog.Int("jobs", n))
+	}
+}
