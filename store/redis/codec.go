@@ -13,9 +13,11 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
-// Times are stored as microseconds since the Unix epoch in decimal. Lua
-// numbers are doubles, exact up to 2^53 µs (year 2255); the available set
-// writes run_at on 17 digits. Times outside [1970, 2255) are refused.
+// Times are stored as microseconds since the Unix epoch, in 17 decimal
+// digits with leading zeros: the scripts compare them as strings and put
+// them in sorted-set members as they are, and Redis reads them as scores.
+// Lua numbers are doubles, exact up to 2^53 µs (year 2255). Times outside
+// [1970, 2255) are refused.
 var (
 	minTime = time.Unix(0, 0)
 	maxTime = time.UnixMicro(1 << 53)
@@ -26,7 +28,7 @@ func encodeTime(t time.Time, what string) (string, error) {
 	if t.Before(minTime) || !t.Before(maxTime) {
 		return "", fmt.Errorf("%s %s is outside the range the redis store keeps (1970 to 2255)", what, t.Format(time.RFC3339))
 	}
-	return strconv.FormatInt(t.UnixMicro(), 10), nil
+	return fmt.Sprintf("%017d", t.UnixMicro()), nil
 }
 
 // encodeOptionalTime is encodeTime with the zero time as "".

@@ -28,7 +28,7 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 	if err != nil {
 		return nil, fmt.Errorf("inserting jobs: %w", err)
 	}
-	args := make([]any, 0, 2+10*len(params.Jobs))
+	args := make([]any, 0, 2+11*len(params.Jobs))
 	args = append(args, now, len(params.Jobs))
 	runAts := make([]string, len(params.Jobs))
 	for i, p := range params.Jobs {
@@ -41,7 +41,7 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 		if err != nil {
 			return nil, fmt.Errorf("inserting job %d (%s): %w", i, p.Kind, err)
 		}
-		args = append(args, p.Kind, p.Queue, p.Priority, string(p.Args), p.MaxAttempts,
+		args = append(args, p.Kind, p.Queue, p.Priority, -p.Priority, string(p.Args), p.MaxAttempts,
 			int64(p.Timeout), string(state), runAts[i], p.UniqueKey, until)
 	}
 	raw, err := s.scripts.insert.Run(ctx, s.client, s.keys, args...).Result()

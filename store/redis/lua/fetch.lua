@@ -16,7 +16,7 @@ local function promote(q, st)
   for _, id in ipairs(ids) do
     local h = redis.call('HMGET', jobkey(id), 'priority', 'run_at')
     if h[1] then
-      add[#add + 1] = 0 - tonumber(h[1])
+      add[#add + 1] = score(h[1])
       add[#add + 1] = member(h[2], id)
     end
   end
@@ -24,26 +24,36 @@ local function promote(q, st)
   redis.call('ZREMRANGEBYSCORE', src, '-inf', now)
 end
 
+-- The indexes of running jobs, filled in the loop (the hot path, inlined).
+local running, leases, owned = list(batch.zadd, statekey('running')), list(batch.zadd, K_LEASES),
+  list(batch.sadd, P .. 'owner:' .. owner)
 local out = {}
 for i = 5, #ARGV do
   if #out >= limit then break end
   local q = ARGV[i]
-  if redis.call('SISMEMBER', P .. 'paused', q) == 0 then
+  if redis.call('SISMEMBER', K_PAUSED, q) == 0 then
     promote(q, 'scheduled')
     promote(q, 'retryable')
     local ms = redis.call('ZPOPMIN', qkey(q, 'available'), limit - #out)
+    local n = 0
     for j = 1, #ms, 2 do
       local id = member_id(ms[j])
       local k = jobkey(id)
       local h = redis.call('HMGET', k, 'state', 'attempt')
       if h[1] then
-        redis.call('HSET', k, 'state', 'running', 'attempt', sid(tonumber(h[2]) + 1),
+        redis.call('HSET', k, 'state', 'running', 'attempt', tostring(tonumber(h[2]) + 1),
           'attempted_at', now, 'lease_owner', owner, 'lease_expires_at', lease)
-        push(batch.zrem, P .. 'state:' .. h[1], id)
-        index(id, 'running', q, nil, nil, lease, owner)
+        push(batch.zrem, statekey(h[1]), id)
+        running[#running + 1] = id
+        running[#running + 1] = id
+        leases[#leases + 1] = lease
+        leases[#leases + 1] = id
+        owned[#owned + 1] = id
         out[#out + 1] = id
+        n = n + 1
       end
     end
+    incr(q, 'running', n)
   end
 end
 flush()

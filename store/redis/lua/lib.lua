@@ -2,24 +2,29 @@
 -- index bookkeeping shared by all state changes.
 --
 -- KEYS[1] is the key prefix. Times are microseconds since the Unix epoch,
--- passed as decimal strings by the caller (never Redis TIME). They are
--- compared with tonumber (exact below 2^53) and never turned back into
--- strings by Lua's tostring, which would round them to 14 digits.
+-- passed by the caller (never Redis TIME) as 17-digit zero-padded strings,
+-- so a time is stored, compared and put in a sorted-set member without
+-- Lua converting it: Lua's number-to-string conversion is slow and rounds
+-- to 14 digits. Ids are decimal strings without padding.
 local P = KEYS[1]
+local K_LEASES = P .. 'leases'
+local K_PAUSED = P .. 'paused'
+local K_QUEUES = P .. 'queues'
+local K_INSERTS = P .. 'inserts'
+local ZEROS = '0000000000000000'
 
 local function jobkey(id) return P .. 'job:' .. id end
 local function qkey(q, suffix) return P .. 'queue:' .. q .. ':' .. suffix end
-local function sid(n) return string.format('%d', n) end
+local function statekey(st) return P .. 'state:' .. st end
 
 -- The member of a job in its queue's available set. The set's score is
 -- -priority, so ZPOPMIN takes the highest priority first; members of equal
 -- score sort bytewise, and the fixed-width run_at then id give "RunAt, then
 -- ID" within a priority.
-local function member(run_at, id)
-  return string.format('%017d%016d', tonumber(run_at), tonumber(id))
-end
-local function member_id(m) return sid(tonumber(string.sub(m, 18))) end
+local function member(run_at, id) return run_at .. string.sub(ZEROS .. id, -16) end
+local function member_id(m) return string.match(m, '^0*(%d+)', 18) end
 local function member_run_at(m) return tonumber(string.sub(m, 1, 17)) end
+local function score(prio) return 0 - tonumber(prio) end
 
 local function is_final(st)
   return st == 'completed' or st == 'discarded' or st == 'cancelled'
@@ -33,23 +38,24 @@ end
 -- into the available set with direct calls before it pops).
 local batch = { zrem = {}, srem = {}, zadd = {}, sadd = {}, incr = {} }
 
-local function push(t, key, a, b)
+-- list returns the argument list of one command of the batch.
+local function list(t, key)
   local l = t[key]
   if not l then
     l = {}
     t[key] = l
   end
+  return l
+end
+
+local function push(t, key, a, b)
+  local l = list(t, key)
   l[#l + 1] = a
   if b ~= nil then l[#l + 1] = b end
 end
 
 local function incr(q, field, d)
-  local key = qkey(q, 'counts')
-  local c = batch.incr[key]
-  if not c then
-    c = {}
-    batch.incr[key] = c
-  end
+  local c = list(batch.incr, q)
   c[field] = (c[field] or 0) + d
 end
 
@@ -66,9 +72,9 @@ local function flush()
   for key, l in pairs(batch.srem) do vcall('SREM', key, l) end
   for key, l in pairs(batch.zadd) do vcall('ZADD', key, l) end
   for key, l in pairs(batch.sadd) do vcall('SADD', key, l) end
-  for key, c in pairs(batch.incr) do
+  for q, c in pairs(batch.incr) do
     for field, d in pairs(c) do
-      if d ~= 0 then redis.call('HINCRBY', key, field, d) end
+      if d ~= 0 then redis.call('HINCRBY', qkey(q, 'counts'), field, d) end
     end
   end
   batch = { zrem = {}, srem = {}, zadd = {}, sadd = {}, incr = {} }
@@ -78,12 +84,12 @@ end
 -- A scheduled or retryable job may already sit in the available set (it was
 -- promoted when due), so both places are cleared.
 local function unindex(id, st, q, run_at, owner)
-  push(batch.zrem, P .. 'state:' .. st, id)
+  push(batch.zrem, statekey(st), id)
   if st == 'available' or st == 'scheduled' or st == 'retryable' then
     push(batch.zrem, qkey(q, 'available'), member(run_at, id))
     if st ~= 'available' then push(batch.zrem, qkey(q, st), id) end
   elseif st == 'running' then
-    push(batch.zrem, P .. 'leases', id)
+    push(batch.zrem, K_LEASES, id)
     push(batch.srem, P .. 'owner:' .. owner, id)
     incr(q, 'running', -1)
   else
@@ -92,15 +98,16 @@ local function unindex(id, st, q, run_at, owner)
   end
 end
 
--- index adds job id to the indexes of its new state st.
-local function index(id, st, q, prio, run_at, lease, owner, fin)
-  push(batch.zadd, P .. 'state:' .. st, id, id)
+-- index adds job id to the indexes of its new state st. sc is the job's
+-- score in the available set (-priority).
+local function index(id, st, q, sc, run_at, lease, owner, fin)
+  push(batch.zadd, statekey(st), id, id)
   if st == 'available' then
-    push(batch.zadd, qkey(q, 'available'), 0 - tonumber(prio), member(run_at, id))
+    push(batch.zadd, qkey(q, 'available'), sc, member(run_at, id))
   elseif st == 'scheduled' or st == 'retryable' then
     push(batch.zadd, qkey(q, st), run_at, id)
   elseif st == 'running' then
-    push(batch.zadd, P .. 'leases', lease, id)
+    push(batch.zadd, K_LEASES, lease, id)
     push(batch.sadd, P .. 'owner:' .. owner, id)
     incr(q, 'running', 1)
   else
@@ -114,7 +121,7 @@ end
 local function holds(id, now)
   local h = redis.call('HMGET', jobkey(id), 'state', 'unique_until')
   if not h[1] then return false end
-  if h[2] and h[2] ~= '' then return tonumber(now) < tonumber(h[2]) end
+  if h[2] and h[2] ~= '' then return now < h[2] end
   return not is_final(h[1])
 end
 
@@ -132,7 +139,7 @@ local function append_error(errs, e)
   return string.sub(errs, 1, -2) .. ',' .. e .. ']'
 end
 
-local function wake(q) redis.call('PUBLISH', P .. 'inserts', q) end
+local function wake(q) redis.call('PUBLISH', K_INSERTS, q) end
 
 -- The job fields every script reads before changing a job's state.
 local F_STATE, F_QUEUE, F_PRIO, F_RUN, F_OWNER, F_ATTEMPT, F_UKEY, F_UUNTIL =

@@ -9,10 +9,10 @@
 local max, queue, kind = ARGV[1], ARGV[2], ARGV[3]
 local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
 local srcs = {}
-for i = 6, #ARGV do srcs[#srcs + 1] = P .. 'state:' .. ARGV[i] end
+for i = 6, #ARGV do srcs[#srcs + 1] = statekey(ARGV[i]) end
 if #srcs == 0 then
   for _, st in ipairs({ 'scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled' }) do
-    srcs[#srcs + 1] = P .. 'state:' .. st
+    srcs[#srcs + 1] = statekey(st)
   end
 end
 local chunk = math.max(limit, 100)
@@ -33,7 +33,7 @@ while true do
   for _, n in ipairs(merged) do
     if horizon and n < horizon then break end
     scanned = scanned + 1
-    local id = sid(n)
+    local id = string.format('%d', n)
     local h = redis.call('HMGET', jobkey(id), 'queue', 'kind')
     if h[1] and (queue == '' or h[1] == queue) and (kind == '' or h[2] == kind) then
       out[#out + 1] = { id, redis.call('HGETALL', jobkey(id)) }
@@ -41,6 +41,6 @@ while true do
     end
   end
   if not horizon then return { '', out } end
-  max = '(' .. sid(horizon)
+  max = '(' .. string.format('%d', horizon)
   if scanned >= budget then return { max, out } end
 end

@@ -1,14 +1,14 @@
 -- rescue: JobRescue. ARGV: now, now as a JSON time, limit.
 -- Returns how many jobs it rescued.
 local now, now_json, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. now, 'LIMIT', 0, limit)
+local ids = redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', '(' .. now, 'LIMIT', 0, limit)
 local n, woken = 0, {}
 for _, id in ipairs(ids) do
   local k = jobkey(id)
   local j = load(id)
   if j[F_STATE] ~= 'running' then
     -- Not running: a stale lease entry. Drop it.
-    push(batch.zrem, P .. 'leases', id)
+    push(batch.zrem, K_LEASES, id)
   else
     local h = redis.call('HMGET', k, 'max_attempts', 'cancel_requested', 'errors')
     local q, owner = j[F_QUEUE], j[F_OWNER]
@@ -25,7 +25,7 @@ for _, id in ipairs(ids) do
       'errors', append_error(h[3], e))
     if st == 'available' then
       redis.call('HSET', k, 'run_at', now)
-      index(id, st, q, j[F_PRIO], now)
+      index(id, st, q, score(j[F_PRIO]), now)
       woken[q] = true
     else
       redis.call('HSET', k, 'finalized_at', now)

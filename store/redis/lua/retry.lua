@@ -10,11 +10,11 @@ unindex(id, st, q, j[F_RUN], j[F_OWNER])
 local maxa = tonumber(redis.call('HGET', k, 'max_attempts'))
 local attempt = tonumber(j[F_ATTEMPT])
 if attempt >= maxa then
-  redis.call('HSET', k, 'max_attempts', sid(attempt + 1))
+  redis.call('HSET', k, 'max_attempts', tostring(attempt + 1))
 end
 redis.call('HSET', k, 'state', 'available', 'run_at', now, 'finalized_at', '',
   'cancel_requested', '')
-index(id, 'available', q, j[F_PRIO], now)
+index(id, 'available', q, score(j[F_PRIO]), now)
 -- A job unique until finalized takes its key back unless another live job
 -- took it meanwhile.
 local ukey = j[F_UKEY]

@@ -3,21 +3,25 @@
 -- keep), undo ('1' or ''). Returns 1 per applied entry, 0 per refused one.
 local n = tonumber(ARGV[1])
 local out, woken = {}, {}
+local running = list(batch.zrem, statekey('running'))
+local leases = list(batch.zrem, K_LEASES)
 for i = 0, n - 1 do
   local b = 1 + i * 9
   local id, owner, attempt, st = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local now, run_at, err, result, undo = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]
-  local j = load(id)
-  if j[F_STATE] ~= 'running' or j[F_OWNER] ~= owner or j[F_ATTEMPT] ~= attempt then
+  local k = jobkey(id)
+  local j = redis.call('HMGET', k, 'state', 'lease_owner', 'attempt', 'queue', 'unique_key', 'unique_until')
+  if j[1] ~= 'running' or j[2] ~= owner or j[3] ~= attempt then
     out[#out + 1] = 0
   else
-    local k = jobkey(id)
-    local q = j[F_QUEUE]
-    unindex(id, 'running', q, nil, owner)
+    local q = j[4]
+    -- Out of running (unindex, inlined).
+    running[#running + 1] = id
+    leases[#leases + 1] = id
+    push(batch.srem, P .. 'owner:' .. owner, id)
+    incr(q, 'running', -1)
     local fields = { 'state', st, 'lease_owner', '', 'lease_expires_at', '' }
-    local fin = nil
     if is_final(st) then
-      fin = now
       fields[#fields + 1] = 'finalized_at'
       fields[#fields + 1] = now
     else
@@ -32,13 +36,16 @@ for i = 0, n - 1 do
       fields[#fields + 1] = 'result'
       fields[#fields + 1] = result
     end
+    if undo == '1' then
+      fields[#fields + 1] = 'attempt'
+      fields[#fields + 1] = tostring(tonumber(attempt) - 1)
+    end
     redis.call('HSET', k, unpack(fields))
-    if undo == '1' then redis.call('HINCRBY', k, 'attempt', -1) end
-    if fin then
-      if j[F_UUNTIL] == '' then release_unique(id, j[F_UKEY]) end
-      index(id, st, q, nil, nil, nil, nil, fin)
+    if is_final(st) then
+      if j[6] == '' then release_unique(id, j[5]) end
+      index(id, st, q, nil, nil, nil, nil, now)
     else
-      index(id, st, q, j[F_PRIO], run_at)
+      index(id, st, q, score(redis.call('HGET', k, 'priority')), run_at)
       if st == 'available' then woken[q] = true end
     end
     out[#out + 1] = 1

@@ -2,11 +2,11 @@
 -- {name, paused, scheduled, available, running, retryable, completed,
 -- discarded, cancelled, oldest_available_at or ''}, sorted by name.
 local now = tonumber(ARGV[1])
-local names = redis.call('SUNION', P .. 'queues', P .. 'paused')
+local names = redis.call('SUNION', K_QUEUES, K_PAUSED)
 table.sort(names)
 local out = {}
 for _, q in ipairs(names) do
-  local paused = redis.call('SISMEMBER', P .. 'paused', q)
+  local paused = redis.call('SISMEMBER', K_PAUSED, q)
   local avail = qkey(q, 'available')
   local counts = { scheduled = 0, retryable = 0 }
   local available = redis.call('ZCARD', avail)
@@ -38,7 +38,7 @@ for _, q in ipairs(names) do
   end
   if total > 0 or paused == 1 then
     out[#out + 1] = { q, paused, counts.scheduled, available, c[1], counts.retryable,
-      c[2], c[3], c[4], oldest and sid(oldest) or '' }
+      c[2], c[3], c[4], oldest and string.format('%d', oldest) or '' }
   end
 end
 return out
