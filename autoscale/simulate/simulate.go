@@ -77,8 +77,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("simulate: Rate is %v, want a positive number of jobs per second", c.Rate)
 	case c.BootDelay < 0:
 		return fmt.Errorf("simulate: BootDelay is %s, want 0 or more", c.BootDelay)
-	case c.Step <= 0 || c.Interval < c.Step || c.Sample < c.Step:
-		return fmt.Errorf("simulate: Step (%s) must be positive and at most Interval (%s) and Sample (%s)", c.Step, c.Interval, c.Sample)
+	case c.Step <= 0 || c.Interval < c.Step || c.Sample < c.Step || c.Interval%c.Step != 0 || c.Sample%c.Step != 0:
+		return fmt.Errorf("simulate: Step (%s) must be positive and divide Interval (%s) and Sample (%s)", c.Step, c.Interval, c.Sample)
 	case c.Tail < 0:
 		return fmt.Errorf("simulate: Tail is %s, want 0 or more", c.Tail)
 	case (c.Load.Duration()+c.Tail)/c.Step > 50_000_000:

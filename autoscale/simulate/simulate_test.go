@@ -127,6 +127,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Load: load, Policy: autoscale.Options{Max: 1}, Rate: -1}, "Rate"},
 		{Config{Load: load, Policy: autoscale.Options{Max: 1}, BootDelay: -1}, "BootDelay"},
 		{Config{Load: load, Policy: autoscale.Options{Max: 1}, Step: time.Minute}, "Step"},
+		{Config{Load: load, Policy: autoscale.Options{Max: 1}, Interval: 1500 * time.Millisecond}, "divide Interval"},
 		{Config{Load: load, Policy: autoscale.Options{Max: 1}, Tail: -1}, "Tail"},
 		{Config{Load: load}, "Max"},
 	} {
