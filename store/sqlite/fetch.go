@@ -11,19 +11,29 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
-// promoteLimit bounds how many due scheduled or retryable jobs one fetch
-// promotes to available, so a burst of a million jobs all due at once is
-// spread over many short fetches instead of one long write lock. Oldest
-// first, so until such a burst is absorbed the only deviation from the
-// fetch order is that a due job not yet promoted waits for a later fetch.
+// promoteLimit bounds how many due scheduled or retryable jobs of a
+// queue one fetch promotes to available (at least the fetch's Limit), so
+// a burst of a million jobs all due at once is spread over many short
+// fetches instead of one long write lock. Oldest first, so until such a
+// burst is absorbed the only deviation from the fetch order is that a due
+// job of higher priority but later RunAt may wait for a later fetch.
 const promoteLimit = 1000
 
 const (
-	// Due scheduled and retryable jobs become available; run_at is kept,
-	// so they rank by when they became due. Reads jobs_due.
+	// Whether queue ?1 has a job due for promotion at ?2: one seek in
+	// jobs_due, so the usual fetch, with nothing to promote, runs no
+	// UPDATE for it.
+	anyDueSQL = `SELECT EXISTS (SELECT 1 FROM jobs
+		WHERE state IN ('scheduled', 'retryable') AND queue = ?1 AND run_at <= ?2)`
+
+	// Up to ?3 due jobs of queue ?1 in state ?4 (scheduled or retryable)
+	// become available; run_at is kept, so they rank by when they became
+	// due. Run once per state, so the counts know what moved.
 	promoteDueSQL = `UPDATE jobs SET state = 'available'
-	WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND run_at <= ?
-	             ORDER BY run_at LIMIT ?)`
+	WHERE id IN (SELECT id FROM jobs WHERE state IN ('scheduled', 'retryable') AND queue = ?1 AND run_at <= ?2
+	             ORDER BY run_at LIMIT ?3)
+	  AND state = ?4
+	RETURNING id`
 
 	pausedQueuesSQL = `SELECT name FROM queues WHERE paused = 1`
 
@@ -37,16 +47,18 @@ const (
 )
 
 // JobFetch leases up to Limit jobs to Owner; see store.Store. It is one
-// BEGIN IMMEDIATE transaction: promote the due scheduled and retryable
-// jobs, read the paused queues, then take jobs queue by queue in the given
-// order until Limit is reached.
+// BEGIN IMMEDIATE transaction: read the paused queues, then for each
+// queue in the given order until Limit is reached, promote its due
+// scheduled and retryable jobs to available and take available jobs.
 //
 // Why promote rather than select "state IN (pending) AND run_at <= now":
 // with future jobs in the same index, a fetch that finds fewer than Limit
 // due jobs would walk over every future job of the queue (a large backlog
 // of retries or scheduled jobs) on every poll. Promoting keeps the fetch
-// index to available jobs only, each promotion is done once per job, and
-// jobs_due finds the due ones with one seek.
+// index to available jobs only, each job is promoted once, and jobs_due
+// finds a queue's due jobs with one seek. Only the fetched queues are
+// promoted, so the due jobs of a queue nobody serves (or a paused one)
+// never delay another queue's.
 func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*store.Job, error) {
 	if err := validateFetch(params); err != nil {
 		return nil, err
@@ -55,32 +67,28 @@ func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
 		now := micros(params.Now)
-
-		promote, err := ts.get(ctx, promoteDueSQL)
-		if err != nil {
-			return err
-		}
-		if _, err := promote.ExecContext(ctx, now, promoteLimit); err != nil {
-			return fmt.Errorf("promoting due jobs: %w", err)
-		}
+		cs := counts{}
 
 		paused, err := pausedQueues(ctx, ts)
 		if err != nil {
 			return err
 		}
-
 		fetch, err := ts.get(ctx, fetchSQL)
 		if err != nil {
 			return err
 		}
 		for _, q := range params.Queues {
-			if len(jobs) >= params.Limit {
+			limit := params.Limit - len(jobs)
+			if limit <= 0 {
 				break
 			}
 			if paused[q] {
 				continue
 			}
-			rows, err := fetch.QueryContext(ctx, now, params.Owner, micros(params.LeaseExpiresAt), q, params.Limit-len(jobs))
+			if err := promoteDue(ctx, ts, cs, q, now, max(promoteLimit, limit)); err != nil {
+				return err
+			}
+			rows, err := fetch.QueryContext(ctx, now, params.Owner, micros(params.LeaseExpiresAt), q, limit)
 			if err != nil {
 				return fmt.Errorf("fetching from queue %q: %w", q, err)
 			}
@@ -97,8 +105,9 @@ func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*
 				)
 			})
 			jobs = append(jobs, got...)
+			cs.move(q, store.StateAvailable, store.StateRunning, int64(len(got)))
 		}
-		return nil
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fetching jobs: %w", err)
@@ -123,6 +132,34 @@ func validateFetch(p *store.JobFetchParams) error {
 		if q == "" {
 			return fmt.Errorf("fetching jobs: Queues[%d] is empty", i)
 		}
+	}
+	return nil
+}
+
+// promoteDue makes up to limit due scheduled and retryable jobs of queue
+// available (each state in turn), counting them in cs.
+func promoteDue(ctx context.Context, ts *txStmts, cs counts, queue string, now int64, limit int) error {
+	anyDue, err := ts.get(ctx, anyDueSQL)
+	if err != nil {
+		return err
+	}
+	var due bool
+	if err := anyDue.QueryRowContext(ctx, queue, now).Scan(&due); err != nil {
+		return fmt.Errorf("looking for due jobs in queue %q: %w", queue, err)
+	}
+	if !due {
+		return nil
+	}
+	for _, from := range []store.State{store.StateScheduled, store.StateRetryable} {
+		var n int64
+		err := queryEach(ctx, ts, promoteDueSQL, []any{queue, now, limit, string(from)}, func(*sql.Rows) error {
+			n++
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("promoting due %s jobs of queue %q: %w", from, queue, err)
+		}
+		cs.move(queue, from, store.StateAvailable, n)
 	}
 	return nil
 }

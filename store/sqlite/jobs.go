@@ -13,7 +13,7 @@ import (
 
 const (
 	getJobSQL   = `SELECT ` + jobColumns + ` FROM jobs WHERE id = ?`
-	jobStateSQL = `SELECT state FROM jobs WHERE id = ?`
+	jobStateSQL = `SELECT state, queue FROM jobs WHERE id = ?`
 
 	// A pending job is cancelled, a running one flagged, a finalized one
 	// left as it is. (SET expressions all read the row as it was.)
@@ -34,7 +34,8 @@ const (
 	// The subquery reads jobs_finalized (finalized_at < ? implies the
 	// index's finalized_at IS NOT NULL).
 	deleteFinalizedSQL = `DELETE FROM jobs WHERE id IN
-		(SELECT id FROM jobs WHERE state = ? AND finalized_at < ? LIMIT ?)`
+		(SELECT id FROM jobs WHERE state = ? AND finalized_at < ? LIMIT ?)
+	RETURNING queue`
 )
 
 // JobGet returns one job, read from the read pool.
@@ -51,8 +52,9 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*store.Job, error) {
 }
 
 // JobList returns the jobs matching params, newest first; see store.Store.
-// Each state is read newest first from jobs_state_id, so listing the few
-// discarded jobs of a table of a million completed ones reads only them.
+// Each state is read the cheapest way the indexes of the hot path allow
+// (see listBranch): there is no index on state alone, which every state
+// change would have to maintain.
 func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*store.Job, error) {
 	query, args, err := listQuery(params)
 	if err != nil {
@@ -77,8 +79,7 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 }
 
 // listQuery builds JobList's query. Several states become a UNION ALL of
-// one limited, index-ordered branch per state (an IN list would sort every
-// matching row before applying the limit).
+// one limited branch per state, each read its own way.
 func listQuery(p *store.JobListParams) (string, []any, error) {
 	if p == nil {
 		return "", nil, errors.New("listing jobs: params are nil")
@@ -114,18 +115,11 @@ func listQuery(p *store.JobListParams) (string, []any, error) {
 		filterArgs = append(filterArgs, p.BeforeID)
 	}
 
-	branch := func(withState bool) string {
-		where := "1"
-		if withState {
-			where = "state = ?"
-		}
-		return `SELECT ` + jobColumns + ` FROM jobs WHERE ` + where + filter.String() + ` ORDER BY id DESC LIMIT ?`
-	}
 	switch len(states) {
 	case 0:
-		return branch(false), append(filterArgs, p.Limit), nil
+		return listBranch("", filter.String()), append(filterArgs, p.Limit), nil
 	case 1:
-		return branch(true), append(append([]any{string(states[0])}, filterArgs...), p.Limit), nil
+		return listBranch(states[0], filter.String()), append(filterArgs, p.Limit), nil
 	}
 	var q strings.Builder
 	var args []any
@@ -133,11 +127,34 @@ func listQuery(p *store.JobListParams) (string, []any, error) {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		q.WriteString("SELECT * FROM (" + branch(true) + ")")
-		args = append(append(append(args, string(st)), filterArgs...), p.Limit)
+		q.WriteString("SELECT * FROM (" + listBranch(st, filter.String()) + ")")
+		args = append(append(args, filterArgs...), p.Limit)
 	}
 	q.WriteString(" ORDER BY id DESC LIMIT ?")
 	return q.String(), append(args, p.Limit), nil
+}
+
+// listBranch is the query listing the newest jobs of one state (of all
+// states if state is ""), with filter's extra conditions. The state is a
+// validated constant, written into the query so that the planner can
+// match the partial indexes:
+//   - available and completed, the states that can hold most of the
+//     table, walk the table newest first (the waiting jobs are the newest,
+//     and the recently completed ones are near the end);
+//   - the others, usually few, read their partial index and sort.
+func listBranch(state store.State, filter string) string {
+	from, where := "jobs", "1"
+	switch state {
+	case store.StateAvailable, store.StateCompleted:
+		from, where = "jobs NOT INDEXED", "state = '"+string(state)+"'"
+	case store.StateScheduled, store.StateRetryable:
+		from, where = "jobs INDEXED BY jobs_due", "state IN ('scheduled', 'retryable') AND state = '"+string(state)+"'"
+	case store.StateRunning:
+		from, where = "jobs INDEXED BY jobs_running", "state = 'running'"
+	case store.StateDiscarded, store.StateCancelled:
+		from, where = "jobs INDEXED BY jobs_finalized", "state = '"+string(state)+"' AND finalized_at IS NOT NULL"
+	}
+	return `SELECT ` + jobColumns + ` FROM ` + from + ` WHERE ` + where + filter + ` ORDER BY id DESC LIMIT ?`
 }
 
 func containsState(states []store.State, s store.State) bool {
@@ -150,7 +167,7 @@ func containsState(states []store.State, s store.State) bool {
 }
 
 // JobCancel cancels a pending job, flags a running one, and leaves a
-// finalized one as it is, in one statement; see store.Store.
+// finalized one as it is; see store.Store.
 func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*store.Job, error) {
 	if params == nil {
 		return nil, errors.New("cancelling job: params are nil")
@@ -160,12 +177,21 @@ func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*
 	}
 	var j *store.Job
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.wstmts.tx(ctx, tx, cancelSQL)
+		ts := &txStmts{tx: tx, cache: s.wstmts}
+		was, queue, err := jobState(ctx, ts, params.ID)
 		if err != nil {
 			return err
 		}
-		j, err = scanJob(st.QueryRowContext(ctx, params.ID, micros(params.Now)))
-		return interpretError(err, params.ID)
+		st, err := ts.get(ctx, cancelSQL)
+		if err != nil {
+			return err
+		}
+		if j, err = scanJob(st.QueryRowContext(ctx, params.ID, micros(params.Now))); err != nil {
+			return interpretError(err, params.ID)
+		}
+		cs := counts{}
+		cs.move(queue, was, j.State, 1)
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancelling job: %w", err)
@@ -185,9 +211,21 @@ func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*st
 	var j *store.Job
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
-		var err error
-		j, err = unlessRunning(ctx, ts, retrySQL, params.ID, params.ID, micros(params.Now.UTC().Truncate(time.Microsecond)))
-		return err
+		was, queue, err := jobStateUnlessRunning(ctx, ts, params.ID)
+		if err != nil {
+			return err
+		}
+		st, err := ts.get(ctx, retrySQL)
+		if err != nil {
+			return err
+		}
+		now := micros(params.Now.UTC().Truncate(time.Microsecond))
+		if j, err = scanJob(st.QueryRowContext(ctx, params.ID, now)); err != nil {
+			return interpretError(err, params.ID)
+		}
+		cs := counts{}
+		cs.move(queue, was, store.StateAvailable, 1)
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("retrying job: %w", err)
@@ -202,9 +240,19 @@ func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
 	var j *store.Job
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
-		var err error
-		j, err = unlessRunning(ctx, ts, deleteSQL, id, id)
-		return err
+		if _, _, err := jobStateUnlessRunning(ctx, ts, id); err != nil {
+			return err
+		}
+		st, err := ts.get(ctx, deleteSQL)
+		if err != nil {
+			return err
+		}
+		if j, err = scanJob(st.QueryRowContext(ctx, id)); err != nil {
+			return interpretError(err, id)
+		}
+		cs := counts{}
+		cs.add(j.Queue, j.State, -1)
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deleting job: %w", err)
@@ -212,27 +260,26 @@ func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
 	return j, nil
 }
 
-// unlessRunning runs query (a statement on job id guarded by "state <>
-// 'running'" that returns the job's columns) and, when it matched no row,
-// tells a missing job (ErrNotFound) from a running one (ErrJobRunning).
-func unlessRunning(ctx context.Context, ts *txStmts, query string, id int64, args ...any) (*store.Job, error) {
-	st, err := ts.get(ctx, query)
+// jobState returns the state and queue of job id, or ErrNotFound.
+func jobState(ctx context.Context, ts *txStmts, id int64) (store.State, string, error) {
+	st, err := ts.get(ctx, jobStateSQL)
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
-	j, err := scanJob(st.QueryRowContext(ctx, args...))
-	if !errors.Is(err, sql.ErrNoRows) {
-		return j, err
+	var state, queue string
+	if err := st.QueryRowContext(ctx, id).Scan(&state, &queue); err != nil {
+		return "", "", interpretError(err, id)
 	}
-	stateQ, err := ts.get(ctx, jobStateSQL)
-	if err != nil {
-		return nil, err
+	return store.State(state), queue, nil
+}
+
+// jobStateUnlessRunning is jobState, with ErrJobRunning for a running job.
+func jobStateUnlessRunning(ctx context.Context, ts *txStmts, id int64) (store.State, string, error) {
+	state, queue, err := jobState(ctx, ts, id)
+	if err == nil && state == store.StateRunning {
+		err = fmt.Errorf("job %d: %w", id, store.ErrJobRunning)
 	}
-	var state string
-	if err := stateQ.QueryRowContext(ctx, id).Scan(&state); err != nil {
-		return nil, interpretError(err, id)
-	}
-	return nil, fmt.Errorf("job %d: %w", id, store.ErrJobRunning)
+	return state, queue, err
 }
 
 // JobDeleteFinalized deletes up to Limit finalized jobs of one state that
@@ -248,21 +295,28 @@ func (s *Store) JobDeleteFinalized(ctx context.Context, params *store.JobDeleteF
 	case params.Before.IsZero():
 		return 0, errors.New("deleting finalized jobs: Before is zero")
 	}
-	var n int64
+	var n int
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.wstmts.tx(ctx, tx, deleteFinalizedSQL)
+		ts := &txStmts{tx: tx, cache: s.wstmts}
+		cs := counts{}
+		n = 0
+		err := queryEach(ctx, ts, deleteFinalizedSQL, []any{string(params.State), micros(params.Before), params.Limit},
+			func(rows *sql.Rows) error {
+				var q string
+				if err := rows.Scan(&q); err != nil {
+					return err
+				}
+				cs.add(q, params.State, -1)
+				n++
+				return nil
+			})
 		if err != nil {
 			return err
 		}
-		r, err := st.ExecContext(ctx, string(params.State), micros(params.Before), params.Limit)
-		if err != nil {
-			return err
-		}
-		n, err = r.RowsAffected()
-		return err
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("deleting %s jobs: %w", params.State, err)
 	}
-	return int(n), nil
+	return n, nil
 }

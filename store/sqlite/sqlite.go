@@ -286,13 +286,14 @@ func firstLine(q string) string {
 
 // writeQueries are the statements of the write handle.
 func writeQueries() []string {
-	return []string{
-		insertJobSQL, uniqueHolderSQL, releaseKeySQL,
-		promoteDueSQL, pausedQueuesSQL, fetchSQL,
-		setStateSQL, heartbeatSQL, cancelRequestedSQL, rescueSQL,
+	qs := []string{
+		uniqueHolderSQL, releaseKeySQL, adjustCountSQL,
+		anyDueSQL, promoteDueSQL, pausedQueuesSQL, fetchSQL,
+		setStateSQL(bigChunk), setStateSQL(smallChunk), setStateSQL(1), heartbeatSQL, cancelRequestedSQL, rescueSQL,
 		jobStateSQL, cancelSQL, retrySQL, deleteSQL, deleteFinalizedSQL,
 		pauseSQL, resumeSQL,
 	}
+	return append(qs, insertSQL(bigChunk), insertSQL(smallChunk), insertSQL(1))
 }
 
 // readQueries are the statements of the read pool (besides JobList's,

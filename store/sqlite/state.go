@@ -6,21 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/doubleboiler/boiler/store"
 )
 
 const (
-	// setStateSQL moves one running job out of running, guarded by its
-	// ID, lease owner and attempt. A NULL run_at keeps the old one (final
-	// states); a NULL error appends nothing; a NULL result keeps the old.
-	setStateSQL = `UPDATE jobs SET state = ?1, finalized_at = ?2, run_at = coalesce(?3, run_at),
-		errors = CASE WHEN ?4 IS NULL THEN errors ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?4)) END,
-		result = coalesce(?5, result), attempt = attempt - ?6,
-		lease_owner = NULL, lease_expires_at = NULL
-	WHERE id = ?7 AND lease_owner = ?8 AND attempt = ?9 AND state = 'running'`
-
 	heartbeatSQL       = `UPDATE jobs SET lease_expires_at = ? WHERE state = 'running' AND lease_owner = ?`
 	cancelRequestedSQL = `SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ? AND cancel_requested = 1 ORDER BY id`
 
@@ -36,14 +28,35 @@ const (
 			'attempt', attempt, 'at', ?2,
 			'error', ?3 || ' (worker ' || coalesce(lease_owner, '?') || ')')),
 		lease_owner = NULL, lease_expires_at = NULL
-	WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < ?1 LIMIT ?4)`
+	WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < ?1 LIMIT ?4)
+	RETURNING queue, state`
 )
+
+// setStateSQL moves n running jobs out of running, each guarded by its
+// ID, lease owner and attempt, and returns the ID, queue and new state of
+// those it moved. Each VALUES row is one entry (see setStateRow): a NULL
+// run_at keeps the old one (final states), a NULL error appends nothing,
+// a NULL result keeps the old one. SQLite reads the VALUES rows and finds
+// each job by its primary key. No two rows may name the same job: which
+// of them would apply is undefined.
+func setStateSQL(n int) string {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	return `UPDATE jobs SET state = v.column1, finalized_at = v.column2, run_at = coalesce(v.column3, jobs.run_at),
+		errors = CASE WHEN v.column4 IS NULL THEN jobs.errors
+		              ELSE json_insert(coalesce(jobs.errors, '[]'), '$[#]', json(v.column4)) END,
+		result = coalesce(v.column5, jobs.result), attempt = jobs.attempt - v.column6,
+		lease_owner = NULL, lease_expires_at = NULL
+	FROM (VALUES ` + row + strings.Repeat(", "+row, n-1) + `) AS v
+	WHERE jobs.id = v.column7 AND jobs.lease_owner = v.column8 AND jobs.attempt = v.column9
+	  AND jobs.state = 'running'
+	RETURNING jobs.id, jobs.queue`
+}
 
 // rescueMessage is the error a rescued job's attempt gets.
 const rescueMessage = "lease expired: the worker stopped heartbeating"
 
-// JobSetStateIfRunningMany applies the whole batch in one transaction with
-// one prepared statement; see store.Store.
+// JobSetStateIfRunningMany applies the whole batch in one transaction,
+// up to 100 entries per prepared statement; see store.Store.
 func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.JobSetStateParams) ([]bool, error) {
 	args, err := setStateArgs(params)
 	if err != nil {
@@ -54,22 +67,47 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 		return applied, nil
 	}
 	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.wstmts.tx(ctx, tx, setStateSQL)
-		if err != nil {
-			return err
-		}
-		for i, a := range args {
-			r, err := st.ExecContext(ctx, a...)
-			if err != nil {
-				return fmt.Errorf("job %d: %w", params[i].ID, err)
+		ts := &txStmts{tx: tx, cache: s.wstmts}
+		cs := counts{}
+		var flat []any
+		byID := make(map[int64]int, min(len(params), bigChunk))
+		// Chunks of up to bigChunk entries, one statement each, in order;
+		// a chunk ends before an ID it already holds, so an entry naming
+		// a job twice sees the first entry's outcome, as if one by one.
+		for off := 0; off < len(params); {
+			clear(byID)
+			n := chunkSize(len(params) - off)
+			for k := off; k < off+n; k++ {
+				if _, dup := byID[params[k].ID]; dup {
+					n = k - off
+					break
+				}
+				byID[params[k].ID] = k
 			}
-			n, err := r.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("job %d: %w", params[i].ID, err)
+			n = chunkSize(n)
+			clear(byID)
+			flat = flat[:0]
+			for k := off; k < off+n; k++ {
+				byID[params[k].ID] = k
+				flat = append(flat, args[k]...)
 			}
-			applied[i] = n == 1
+			err := queryEach(ctx, ts, setStateSQL(n), flat, func(rows *sql.Rows) error {
+				var id int64
+				var queue string
+				if err := rows.Scan(&id, &queue); err != nil {
+					return err
+				}
+				k := byID[id]
+				applied[k] = true
+				cs.move(queue, store.StateRunning, params[k].State, 1)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("jobs %d to %d: %w", params[off].ID, params[off+n-1].ID, err)
+			}
+			off += n
 		}
-		return nil
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting job states: %w", err)
@@ -199,21 +237,28 @@ func (s *Store) JobRescue(ctx context.Context, params *store.JobRescueParams) (i
 		return 0, errors.New("rescuing jobs: Now is zero")
 	}
 	now := params.Now.UTC().Truncate(time.Microsecond)
-	var n int64
+	var n int
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.wstmts.tx(ctx, tx, rescueSQL)
+		ts := &txStmts{tx: tx, cache: s.wstmts}
+		cs := counts{}
+		n = 0
+		err := queryEach(ctx, ts, rescueSQL, []any{micros(now), now.Format(time.RFC3339Nano), rescueMessage, params.Limit},
+			func(rows *sql.Rows) error {
+				var q, state string
+				if err := rows.Scan(&q, &state); err != nil {
+					return err
+				}
+				cs.move(q, store.StateRunning, store.State(state), 1)
+				n++
+				return nil
+			})
 		if err != nil {
 			return err
 		}
-		r, err := st.ExecContext(ctx, micros(now), now.Format(time.RFC3339Nano), rescueMessage, params.Limit)
-		if err != nil {
-			return err
-		}
-		n, err = r.RowsAffected()
-		return err
+		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("rescuing jobs: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
