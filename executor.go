@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/doubleboiler/boiler/store"
 )
@@ -13,6 +14,7 @@ import (
 // decided.
 type runningJob struct {
 	row    *JobRow
+	ctx    context.Context // cancelled by a cancel request or the shutdown
 	cancel context.CancelCauseFunc
 	// claimed is set by whoever decides the job's outcome first: its
 	// goroutine when the handler returns, or Stop when it releases a job
@@ -20,16 +22,51 @@ type runningJob struct {
 	claimed atomic.Bool
 }
 
-// startJob runs job in a new goroutine. It is called by the fetch loop,
-// which counts the slot before it looks for free slots again.
+// executorIdle is how long an executor goroutine waits for its next job
+// before it exits.
+const executorIdle = 5 * time.Second
+
+// startJob hands job to an idle executor goroutine, or to a new one. It
+// is called by the fetch loop, which counts the slot before it looks for
+// free slots again.
+//
+// Executors outlive their job: a fresh goroutine starts with a small
+// stack, and growing it (JSON decoding alone needs several kilobytes)
+// cost about half of the worker's time per job when each job had its own
+// goroutine. An idle executor exits after executorIdle, so a worker that
+// was busy gives its memory back.
 func (w *Worker) startJob(job *JobRow) {
-	ctx, cancel := context.WithCancelCause(w.hardCtx)
-	rj := &runningJob{row: job, cancel: cancel}
+	// Not derived from hardCtx: a hundred goroutines registering children
+	// with one parent contend on its lock. Stop cancels each job instead.
+	ctx, cancel := context.WithCancelCause(w.baseCtx)
+	rj := &runningJob{row: job, cancel: cancel, ctx: ctx}
 	w.mu.Lock()
 	w.running[job.ID] = rj
 	w.mu.Unlock()
 	w.active.Add(1)
-	go w.execute(ctx, rj)
+	select {
+	case w.idle <- rj:
+	default:
+		go w.executor(rj)
+	}
+}
+
+// executor runs rj, then the jobs handed to it, until it has been idle
+// for executorIdle or the worker has stopped.
+func (w *Worker) executor(rj *runningJob) {
+	timer := time.NewTimer(executorIdle)
+	defer timer.Stop()
+	for {
+		w.execute(rj.ctx, rj)
+		timer.Reset(executorIdle)
+		select {
+		case rj = <-w.idle:
+		case <-timer.C:
+			return
+		case <-w.quit:
+			return
+		}
+	}
 }
 
 // execute runs one job's handler and hands its outcome to the completer.
@@ -118,6 +155,15 @@ func (w *Worker) callOnError(ctx context.Context, row *JobRow, err error) {
 		}
 	}()
 	w.opts.OnError(ctx, row, err)
+}
+
+// cancelAll cancels the context of every running job with cause.
+func (w *Worker) cancelAll(cause error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, rj := range w.running {
+		rj.cancel(cause)
+	}
 }
 
 // cancelRequested cancels the contexts of running jobs a person cancelled

@@ -37,55 +37,54 @@ func (w *Worker) fetchLoop(ctx context.Context, notify <-chan string) {
 	order := newQueueOrder(w.opts.Queues, w.opts.StrictOrder, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 	poll := time.NewTicker(w.opts.PollInterval)
 	defer poll.Stop()
-	wait := time.NewTimer(0) // the cooldown, or the retry after an error
-	<-wait.C
+	timer := time.NewTimer(time.Hour) // the cooldown, or the retry after an error
+	defer timer.Stop()
 	var (
 		want      = true // jobs may be due
-		waiting   = false
 		lastFetch time.Time
+		retryAt   time.Time // after a fetch error, no fetch before this
 		failures  int
 		halfBatch = max(w.opts.FetchBatch/2, 1)
 	)
 	for {
-		if free := w.opts.Concurrency - int(w.active.Load()); want && free > 0 && !waiting {
-			if since := time.Since(lastFetch); free >= halfBatch || since >= fetchCooldown {
+		free := w.opts.Concurrency - int(w.active.Load())
+		if now := time.Now(); want && free > 0 && !now.Before(retryAt) {
+			since := now.Sub(lastFetch)
+			if free < halfBatch && since < fetchCooldown {
+				timer.Reset(fetchCooldown - since) // let more slots free up
+			} else {
 				limit := min(free, w.opts.FetchBatch)
 				n, err := w.fetch(order.next(), limit)
 				lastFetch = time.Now()
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					failures++
-					retry := service.Jitter(min(fetchRetryMin<<min(failures-1, 10), fetchRetryMax), 0.2)
-					w.log.Error("fetching jobs; retrying", slog.Duration("retry_in", retry), slog.Int("failures", failures), slog.Any("error", err))
-					wait.Reset(retry)
-					waiting = true
+				if err == nil {
+					failures = 0
+					want = n == limit // a full batch: there may be more
 					continue
 				}
-				failures = 0
-				want = n == limit
-				continue
-			} else {
-				wait.Reset(fetchCooldown - since)
-				waiting = true
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				retry := service.Jitter(min(fetchRetryMin<<min(failures-1, 10), fetchRetryMax), 0.2)
+				w.log.Error("fetching jobs; retrying", slog.Duration("retry_in", retry), slog.Int("failures", failures), slog.Any("error", err))
+				retryAt = lastFetch.Add(retry)
+				timer.Reset(retry)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-w.finished:
+		case <-w.finished: // a slot is free
 		case _, ok := <-notify:
-			// Any queue: a notification may stand for several inserts
-			// (coalesced), ours among them.
+			// Whatever the queue: one notification may stand for several
+			// inserts (coalesced), ours among them.
 			if !ok {
 				notify = nil
 			}
 			want = true
 		case <-poll.C:
 			want = true
-		case <-wait.C:
-			waiting = false
+		case <-timer.C:
 		}
 	}
 }

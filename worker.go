@@ -49,9 +49,9 @@ type Worker struct {
 	cleaner     *maintenance.Cleaner
 
 	// Set by Start. baseCtx carries the Start context's values and is
-	// never cancelled; hardCtx is cancelled when the shutdown timeout
-	// runs out: it is the parent of every job's context and of fetch
-	// calls.
+	// never cancelled (the parent of the jobs' contexts, which Stop
+	// cancels one by one); hardCtx, the parent of fetch calls, is
+	// cancelled when the shutdown timeout runs out.
 	baseCtx     context.Context
 	hardCtx     context.Context
 	hardCancel  context.CancelCauseFunc
@@ -66,8 +66,10 @@ type Worker struct {
 	// goroutines (removals).
 	mu       sync.Mutex
 	running  map[int64]*runningJob
-	active   atomic.Int64  // jobs fetched and not yet finished: the used slots
-	finished chan struct{} // a job finished (capacity 1: coalesced)
+	active   atomic.Int64     // jobs fetched and not yet finished: the used slots
+	finished chan struct{}    // a job finished (capacity 1: coalesced)
+	idle     chan *runningJob // idle executors wait on it for their next job
+	quit     chan struct{}    // closed at the end of Stop: idle executors exit
 
 	stats workerCounters
 }
@@ -92,6 +94,8 @@ func NewWorker(s store.Store, r *Registry, opts *WorkerOptions) (*Worker, error)
 		log:      o.Logger.With(slog.String("worker", o.ID)),
 		running:  make(map[int64]*runningJob),
 		finished: make(chan struct{}, 1),
+		idle:     make(chan *runningJob),
+		quit:     make(chan struct{}),
 	}
 	if w.completer, err = jobcompleter.New(&jobcompleter.Params{
 		Store:       s,
@@ -155,10 +159,20 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.baseCtx = context.WithoutCancel(ctx)
 	w.hardCtx, w.hardCancel = context.WithCancelCause(w.baseCtx)
 
-	for _, svc := range []interface{ Start(context.Context) error }{w.completer, w.heartbeater, w.rescuer, w.cleaner} {
+	type service interface {
+		Start(context.Context) error
+		Stop()
+	}
+	var running []service
+	for _, svc := range []service{w.completer, w.heartbeater, w.rescuer, w.cleaner} {
 		if err := svc.Start(w.baseCtx); err != nil {
+			for _, r := range running {
+				r.Stop()
+			}
+			close(w.stopDone) // Stop has nothing to do
 			return fmt.Errorf("start worker: %w", err)
 		}
+		running = append(running, svc)
 	}
 
 	var notify <-chan string
@@ -267,6 +281,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		w.log.Warn("shutdown timeout: cancelling running jobs; they return to their queue without using an attempt",
 			slog.Int64("jobs", w.active.Load()), slog.Duration("after", time.Since(start)))
 		w.hardCancel(errWorkerShutdown)
+		w.cancelAll(errWorkerShutdown)
 		grace := time.NewTimer(releaseGrace)
 		if !w.waitIdle(nil, grace.C) {
 			w.releaseAll()
@@ -278,6 +293,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 	// 4, 5.
 	w.heartbeater.Stop()
 	w.completer.Stop()
+	close(w.quit)
 	w.log.Info("worker stopped", slog.Duration("took", time.Since(start)))
 	return nil
 }
