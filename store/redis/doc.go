@@ -35,7 +35,8 @@
 //	owner:<worker>       set of the jobs a worker runs (heartbeat)
 //	state:<state>        sorted set of ids per state (JobList)
 //	finalized:<state>    sorted set of finalized ids by time (retention)
-//	queues, paused       every queue name; the paused ones
+//	queues, paused       the names of the queues with jobs; the paused ones
+//	id                   the last job id
 //	unique:<key>         the id of the job holding a unique key
 //	inserts              pub/sub channel: the queue name of each insert
 //
@@ -50,10 +51,10 @@
 // # Server versions and deployment
 //
 // The store runs on Redis 6.0 and later (and Valkey): it uses EVALSHA and
-// no Redis 7 functions or commands. It does not support Redis Cluster unless
-// the prefix holds a hash tag (for example "{boiler}:") that puts every key
-// in one slot. Key eviction must be off (maxmemory-policy noeviction, the
-// default of Heroku Redis): an evicted job is a lost job.
+// no Redis 7 functions or commands. Redis Cluster is not supported: the
+// scripts touch keys they compute, which a cluster accepts only when every
+// key hashes to one slot. Key eviction must be off (maxmemory-policy
+// noeviction, the default of Heroku Redis): an evicted job is a lost job.
 //
 // # Durability: when Redis restarts
 //

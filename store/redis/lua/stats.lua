@@ -1,6 +1,7 @@
 -- stats: QueueStats. ARGV: now. Returns per queue with jobs or paused:
 -- {name, paused, scheduled, available, running, retryable, completed,
 -- discarded, cancelled, oldest_available_at or ''}, sorted by name.
+-- Queues left without jobs are dropped from the queue set.
 local now = tonumber(ARGV[1])
 local names = redis.call('SUNION', K_QUEUES, K_PAUSED)
 table.sort(names)
@@ -39,6 +40,10 @@ for _, q in ipairs(names) do
   if total > 0 or paused == 1 then
     out[#out + 1] = { q, paused, counts.scheduled, available, c[1], counts.retryable,
       c[2], c[3], c[4], oldest and string.format('%d', oldest) or '' }
+  elseif total == 0 then
+    -- A queue without jobs is forgotten; the next insert lists it again.
+    redis.call('SREM', K_QUEUES, q)
+    redis.call('DEL', qkey(q, 'counts'))
   end
 end
 return out
