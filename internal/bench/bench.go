@@ -1,0 +1,259 @@
+// Package bench runs the workloads every store is measured on (see
+// DESIGN.md), in process, with the built-in job kinds:
+//
+//   - W1 queue: enqueue no-op jobs one at a time and in bulk, drain them
+//     with a worker, then enqueue while the worker runs (end to end).
+//   - W2 io: jobs that each sleep 10 ms, drained by a worker; the ideal is
+//     Concurrency / 10 ms (10,000 jobs/s at 100).
+//   - W3 latency: a steady 1,000 jobs/s enqueued while the worker runs; the
+//     figure is enqueue-to-start latency.
+//
+// Every workload reports enqueue-to-start latency (p50, p99) and the
+// process's peak resident set size. The figures measure the client and
+// the worker in one process, sharing the machine with the database.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/doubleboiler/boiler/store"
+)
+
+// Workload names a benchmark workload.
+type Workload string
+
+// The workloads.
+const (
+	W1 Workload = "w1" // queue throughput: enqueue, drain, end to end
+	W2 Workload = "w2" // I/O-bound jobs: 10 ms sleeps
+	W3 Workload = "w3" // latency at a steady rate
+)
+
+// Workloads returns every workload, in order.
+func Workloads() []Workload { return []Workload{W1, W2, W3} }
+
+// ParseWorkloads parses a --workload value: w1, w2, w3, a comma-separated
+// list of them, or all.
+func ParseWorkloads(s string) ([]Workload, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return Workloads(), nil
+	}
+	var out []Workload
+	for part := range strings.SplitSeq(s, ",") {
+		w := Workload(strings.ToLower(strings.TrimSpace(part)))
+		if !slices.Contains(Workloads(), w) {
+			return nil, fmt.Errorf("unknown workload %q: want w1, w2, w3 or all", part)
+		}
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// defaultJobs is a workload's job count when Options.Jobs is zero.
+func (w Workload) defaultJobs() int {
+	switch w {
+	case W1:
+		return 20_000
+	case W2:
+		return 5_000
+	}
+	return 10_000 // W3: 10 s at 1,000 jobs/s
+}
+
+// Options configure [Run]. The zero value runs a workload at its default
+// size.
+type Options struct {
+	// Jobs is the workload's size. Default (zero): W1 20,000 (each
+	// enqueue style adds that many), W2 5,000, W3 10,000 (10 s at Rate).
+	Jobs int
+	// Concurrency is the worker's concurrency. Default 100.
+	Concurrency int
+	// Queue is the queue the jobs go to. Default "bench". Use a name no
+	// one else uses on a shared store: Cleanup deletes its jobs.
+	Queue string
+	// BatchSize is how many jobs one bulk enqueue adds. Default 1,000.
+	BatchSize int
+	// Rate is W3's enqueue rate in jobs per second. Default 1,000.
+	Rate int
+	// StallTimeout fails a phase in which no job was enqueued, started or
+	// completed for this long (a lost job, a dead store). Default 30 s.
+	StallTimeout time.Duration
+	// Cleanup deletes the queue's jobs when the workload ends, so a
+	// shared store is left as it was. Default false (a throwaway store).
+	Cleanup bool
+	// Progress, when set, is called about ten times a second while a
+	// phase runs and once when it ends, from the goroutine that called
+	// Run. Default nil.
+	Progress func(Progress)
+	// Logger receives the worker's logs. Default: discarded.
+	Logger *slog.Logger
+	// StoreName names the store in the result (Result.Store), for
+	// reports that compare stores, for example "sqlite". Default empty.
+	StoreName string
+}
+
+// withDefaults returns a copy of o with its zero fields filled, or an
+// error naming the first bad field.
+func (o *Options) withDefaults(w Workload) (Options, error) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	switch {
+	case c.Jobs < 0:
+		return c, fmt.Errorf("bench options: Jobs is %d, want >= 0 (0: the workload's default)", c.Jobs)
+	case c.Concurrency < 0:
+		return c, fmt.Errorf("bench options: Concurrency is %d, want >= 0 (0: 100)", c.Concurrency)
+	case c.BatchSize < 0:
+		return c, fmt.Errorf("bench options: BatchSize is %d, want >= 0 (0: 1,000)", c.BatchSize)
+	case c.Rate < 0:
+		return c, fmt.Errorf("bench options: Rate is %d, want >= 0 (0: 1,000)", c.Rate)
+	case c.StallTimeout < 0:
+		return c, fmt.Errorf("bench options: StallTimeout is %s, want >= 0 (0: 30s)", c.StallTimeout)
+	}
+	if c.Jobs == 0 {
+		c.Jobs = w.defaultJobs()
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 100
+	}
+	if c.Queue == "" {
+		c.Queue = "bench"
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1_000
+	}
+	if c.Rate == 0 {
+		c.Rate = 1_000
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 30 * time.Second
+	}
+	if c.Progress == nil {
+		c.Progress = func(Progress) {}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Progress reports how far a phase has gone.
+type Progress struct {
+	Workload Workload
+	Phase    string // "enqueue one by one", "enqueue in bulk", "drain", "end to end", "steady rate"
+	Done     int    // jobs enqueued (enqueue phases) or started (the others)
+	Total    int
+}
+
+// Result is a workload's figures. A rate a workload does not measure is
+// zero.
+type Result struct {
+	Workload    Workload `json:"workload"`
+	Store       string   `json:"store,omitempty"` // Options.StoreName
+	Jobs        int      `json:"jobs"`
+	Concurrency int      `json:"concurrency"`
+
+	// EnqueueOneRate is W1's jobs/s enqueued one per call.
+	EnqueueOneRate float64 `json:"enqueue_one_per_sec,omitempty"`
+	// EnqueueBulkRate is W1's jobs/s enqueued BatchSize per call.
+	EnqueueBulkRate float64 `json:"enqueue_bulk_per_sec,omitempty"`
+	// DrainRate is jobs/s completed by a worker started on a full queue
+	// (W1: the jobs of both enqueue phases; W2: the sleeping jobs).
+	DrainRate float64 `json:"drain_per_sec,omitempty"`
+	// EndToEndRate is jobs/s from the first enqueue to the last
+	// completion while the worker runs (W1 in batches of 100; W3 at the
+	// steady rate).
+	EndToEndRate float64 `json:"end_to_end_per_sec,omitempty"`
+
+	// LatencyP50 and LatencyP99 are enqueue-to-start latencies (start
+	// minus the job's RunAt). W1: of the end-to-end phase; W2: of the
+	// drain, so they include the wait in the backlog; W3: at the steady
+	// rate.
+	LatencyP50 time.Duration `json:"-"`
+	LatencyP99 time.Duration `json:"-"`
+	// PeakRSS is the process's peak resident set size during the
+	// workload in bytes (since the process started where the peak cannot
+	// be reset); zero when unknown.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// Elapsed is the workload's duration, its set-up and cleanup included.
+	Elapsed time.Duration `json:"-"`
+}
+
+// resultJSON is Result's JSON form: durations in milliseconds.
+type resultJSON struct {
+	*resultAlias
+	LatencyP50MS float64 `json:"latency_p50_ms"`
+	LatencyP99MS float64 `json:"latency_p99_ms"`
+	ElapsedS     float64 `json:"elapsed_s"`
+}
+
+type resultAlias Result
+
+// MarshalJSON encodes the result with its durations in milliseconds
+// (latencies) and seconds (elapsed).
+func (r *Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(resultJSON{
+		resultAlias:  (*resultAlias)(r),
+		LatencyP50MS: ms(r.LatencyP50),
+		LatencyP99MS: ms(r.LatencyP99),
+		ElapsedS:     r.Elapsed.Seconds(),
+	})
+}
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Run runs workload w against s, whose schema must exist, and returns its
+// figures. The jobs go to opts.Queue; opts may be nil.
+func Run(ctx context.Context, s store.Store, w Workload, opts *Options) (*Result, error) {
+	if s == nil {
+		return nil, errors.New("bench: the store is nil")
+	}
+	if !slices.Contains(Workloads(), w) {
+		return nil, fmt.Errorf("bench: unknown workload %q", w)
+	}
+	o, err := opts.withDefaults(w)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRunner(s, w, o)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	resetPeakRSS()
+	res := &Result{Workload: w, Store: o.StoreName, Jobs: o.Jobs, Concurrency: o.Concurrency}
+	switch w {
+	case W1:
+		err = r.queue(ctx, res)
+	case W2:
+		err = r.io(ctx, res)
+	case W3:
+		err = r.latency(ctx, res)
+	}
+	res.PeakRSS = peakRSS()
+	if o.Cleanup {
+		// The jobs are deleted even when the workload failed or ctx was
+		// cancelled (Ctrl-C), so a shared store is left clean.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		if cerr := r.cleanup(cctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	res.Elapsed = time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("bench %s: %w", w, err)
+	}
+	return res, nil
+}
