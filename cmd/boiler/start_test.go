@@ -270,6 +270,48 @@ func TestStartExitStatus(t *testing.T) {
 	noneLeft(t, "986101", "986105")
 }
 
+// Through the real binary (main's signal context included): a repeated
+// SIGTERM waits for the timeout, a second SIGINT kills at once.
+func TestStartSignals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sigs      []syscall.Signal
+		timeout   string
+		minTook   time.Duration
+		maxTook   time.Duration
+		wantInLog string
+	}{
+		{[]syscall.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGTERM}, "2", 2 * time.Second, 6 * time.Second, "SIGTERM received again: still stopping"},
+		{[]syscall.Signal{syscall.SIGINT, syscall.SIGINT}, "30", 0, 6 * time.Second, "second SIGINT: killing every process now"},
+		{[]syscall.Signal{syscall.SIGHUP}, "2", 2 * time.Second, 6 * time.Second, "SIGHUP: sending SIGTERM to all processes"},
+	} {
+		t.Run(tc.sigs[0].String()+"x"+strconv.Itoa(len(tc.sigs)), func(t *testing.T) {
+			t.Parallel()
+			marker := strconv.Itoa(986500 + int(tc.sigs[0])*10 + len(tc.sigs))
+			dir := writeFiles(t, map[string]string{"Procfile": "stubborn: trap '' TERM INT HUP; echo ready; sleep " + marker + "\n"})
+			b := startBoiler(t, dir, nil, "start", "-t", tc.timeout)
+			b.waitOutput(t, "stubborn.1 | ready")
+			start := time.Now()
+			for i, sig := range tc.sigs {
+				if i > 0 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				b.cmd.Process.Signal(sig)
+			}
+			if code := b.exitCode(t, 15*time.Second); code != 0 {
+				t.Fatalf("exit status %d:\n%s", code, b.out.String())
+			}
+			if took := time.Since(start); took < tc.minTook || took > tc.maxTook {
+				t.Errorf("stopped after %s, want between %s and %s:\n%s", took, tc.minTook, tc.maxTook, b.out.String())
+			}
+			if !strings.Contains(b.out.String(), tc.wantInLog) {
+				t.Errorf("output lacks %q:\n%s", tc.wantInLog, b.out.String())
+			}
+			noneLeft(t, marker)
+		})
+	}
+}
+
 // `boiler scale` changes the running formation, `boiler ps` shows it.
 func TestStartScaleAndPs(t *testing.T) {
 	t.Parallel()
