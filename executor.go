@@ -81,7 +81,8 @@ func (w *Worker) execute(ctx context.Context, rj *runningJob) {
 		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errJobTimeout)
 		defer cancel()
 	}
-	err := w.reg.run(ctx, rj.row)
+	row := *rj.row // the handler's copy: the guard fields stay intact
+	err := w.reg.run(ctx, &row)
 	res := (&attemptResult{
 		row: rj.row, err: err, cause: contextCause(ctx), timeout: timeout,
 		now: w.now(), backoff: w.opts.Backoff,
