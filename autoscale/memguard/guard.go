@@ -180,20 +180,34 @@ func (g *Guard) MemoryLimit() Reading { return g.limit }
 // TaskCap returns the cap on processes and threads (0: none).
 func (g *Guard) TaskCap() int64 { return g.taskCap }
 
+// Worker is one running worker, as the guard measures it.
+type Worker struct {
+	// PID is the worker's process id.
+	PID int
+	// RSS is its resident memory in bytes, its children included when the
+	// caller knows them (the supervisor sums a process group); 0: read the
+	// process's own VmRSS from proc.
+	RSS int64
+}
+
 // Check returns how many of desired workers fit, given the running
-// workers' process ids (for their average size).
-func (g *Guard) Check(current, desired int, workerPIDs []int) (Verdict, error) {
+// workers (for the average size of one).
+func (g *Guard) Check(current, desired int, workers []Worker) (Verdict, error) {
 	if desired <= current {
 		return Verdict{Allowed: desired}, nil
 	}
 	in := Input{Current: current, Desired: desired, Limit: g.limit.Value, MaxFraction: g.opts.MaxFraction, TaskCap: g.taskCap}
 	var rss, tasks, n int64
-	for _, pid := range workerPIDs {
-		st, err := g.opts.FS.Status(pid)
-		if err != nil || st.RSS == 0 {
-			continue // exited, or a kernel thread
+	for _, w := range workers {
+		st, err := g.opts.FS.Status(w.PID)
+		if err != nil {
+			continue // exited
 		}
-		rss, tasks, n = rss+st.RSS, tasks+max(st.Threads, 1), n+1
+		size := cmp.Or(w.RSS, st.RSS)
+		if size == 0 {
+			continue // a kernel thread, or not started yet
+		}
+		rss, tasks, n = rss+size, tasks+max(st.Threads, 1), n+1
 	}
 	if n > 0 {
 		in.WorkerRSS, in.TasksPerWorker = rss/n, tasks/n
@@ -222,8 +236,8 @@ func (g *Guard) Check(current, desired int, workerPIDs []int) (Verdict, error) {
 // of the supervisor's formation.
 type Formation interface {
 	autoscale.Target
-	// PIDs returns the process ids of the running workers.
-	PIDs(ctx context.Context) ([]int, error)
+	// Workers returns the running workers.
+	Workers(ctx context.Context) ([]Worker, error)
 }
 
 // HeldError is returned by [Target.Set] when the guard allowed fewer
@@ -264,13 +278,13 @@ func (t *Target) Set(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	var pids []int
+	var workers []Worker
 	if n > cur {
-		if pids, err = t.f.PIDs(ctx); err != nil {
+		if workers, err = t.f.Workers(ctx); err != nil {
 			return fmt.Errorf("memory guard: listing the workers: %w", err)
 		}
 	}
-	v, err := t.g.Check(cur, n, pids)
+	v, err := t.g.Check(cur, n, workers)
 	if err != nil {
 		return err
 	}

@@ -152,7 +152,7 @@ func TestFSOnThisMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Check(1, 2, []int{os.Getpid()}); err != nil {
+	if _, err := g.Check(1, 2, []Worker{{PID: os.Getpid()}}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := (FS{}).Status(os.Getpid()); err != nil || st.RSS == 0 || st.Threads == 0 {
@@ -178,12 +178,17 @@ func TestGuardWithMemoryLimitFlag(t *testing.T) {
 	if g.MemoryLimit().From != "--memory-limit" || g.TaskCap() != DefaultProcessCap {
 		t.Fatalf("limit %+v, cap %d", g.MemoryLimit(), g.TaskCap())
 	}
-	v, err := g.Check(2, 6, []int{201, 202, 999})
+	v, err := g.Check(2, 6, []Worker{{PID: 201}, {PID: 202}, {PID: 999}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v.Allowed != 3 || !v.Held || !strings.Contains(v.Reason, "a worker takes about 20 MB: room for 1 more") {
 		t.Fatalf("verdict %+v", v)
+	}
+	// A size the supervisor measured (the process group) wins over VmRSS.
+	v, _ = g.Check(2, 6, []Worker{{PID: 201, RSS: 5 * mib}, {PID: 202, RSS: 5 * mib}})
+	if v.Allowed != 6 || v.Held {
+		t.Fatalf("with 5 MB workers: %+v, want all 6", v)
 	}
 
 	if _, err := New(Options{MemoryLimit: -1}); err == nil || !strings.Contains(err.Error(), "MemoryLimit") {
@@ -204,9 +209,9 @@ func TestGuardWithMemoryLimitFlag(t *testing.T) {
 
 // formation is an in-memory Formation.
 type formation struct {
-	count int
-	pids  []int
-	sets  []int
+	count   int
+	workers []Worker
+	sets    []int
 }
 
 func (f *formation) Current(context.Context) (int, error) { return f.count, nil }
@@ -215,7 +220,7 @@ func (f *formation) Set(_ context.Context, n int) error {
 	f.count = n
 	return nil
 }
-func (f *formation) PIDs(context.Context) ([]int, error) { return f.pids, nil }
+func (f *formation) Workers(context.Context) ([]Worker, error) { return f.workers, nil }
 
 func TestTargetSetsWhatFitsAndLogs(t *testing.T) {
 	t.Parallel()
@@ -230,7 +235,7 @@ func TestTargetSetsWhatFitsAndLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	f := &formation{count: 1, pids: []int{301}}
+	f := &formation{count: 1, workers: []Worker{{PID: 301}}}
 	tg, err := NewTarget(f, g, slog.New(slog.NewTextHandler(&log, nil)))
 	if err != nil {
 		t.Fatal(err)
