@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ func BenchmarkWorkerDrain(b *testing.B) {
 	}
 
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	if err := w.Start(ctx); err != nil {
 		b.Fatal(err)
@@ -55,9 +57,12 @@ func BenchmarkWorkerDrain(b *testing.B) {
 		b.Fatal(err)
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+	// CPU per job is steadier than jobs/s on a shared machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/job")
 	stats, err := bundle.client.QueueStats(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -93,6 +98,7 @@ func BenchmarkWorkerOverhead(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	if err := w.Start(context.Background()); err != nil {
 		b.Fatal(err)
@@ -100,6 +106,7 @@ func BenchmarkWorkerOverhead(b *testing.B) {
 	<-finished
 	_ = w.Stop(context.Background())
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/job")
 	if got := s.recorded.Load(); got != n {
 		b.Fatalf("%d outcomes recorded, want %d", got, n)
 	}
@@ -147,4 +154,13 @@ func (s *overheadStore) JobRescue(context.Context, *store.JobRescueParams) (int,
 
 func (s *overheadStore) JobDeleteFinalized(context.Context, *store.JobDeleteFinalizedParams) (int, error) {
 	return 0, nil
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

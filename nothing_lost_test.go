@@ -277,10 +277,6 @@ func TestNothingLostOnSIGKILL(t *testing.T) {
 	t.Logf("every one of %d jobs completed; %d ran twice (in flight at the kill: %d; concurrency %d)", jobs, twice, len(inFlight), concurrency)
 }
 
-// maxUnrecorded is the most finished jobs whose outcome may wait in the
-// completer of a worker of the given concurrency.
-func maxUnrecorded(concurrency int) int { return max(10*concurrency, 1000) }
-
 // TestSIGTERMReleasesUnfinishedJobs stops a worker process with SIGTERM
 // while jobs run: the jobs that finish within the shutdown timeout
 // complete, the others return to available with their attempt undone,

@@ -100,7 +100,7 @@ func NewWorker(s store.Store, r *Registry, opts *WorkerOptions) (*Worker, error)
 	if w.completer, err = jobcompleter.New(&jobcompleter.Params{
 		Store:       s,
 		Logger:      w.log,
-		MaxPending:  max(10*o.Concurrency, 1000),
+		MaxPending:  maxUnrecorded(o.Concurrency),
 		StopTimeout: finalFlushTimeout,
 	}); err != nil {
 		return nil, fmt.Errorf("new worker: %w", err)
@@ -297,6 +297,11 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.log.Info("worker stopped", slog.Duration("took", time.Since(start)))
 	return nil
 }
+
+// maxUnrecorded bounds the outcomes of finished jobs waiting in the
+// completer: beyond it, finishing jobs wait (and hold their slot), which
+// stops the fetching until the store catches up.
+func maxUnrecorded(concurrency int) int { return max(10*concurrency, 1000) }
 
 // waitIdle waits until no job runs, or until done is closed or timeout
 // fires (either may be nil); it reports whether the worker is idle.
