@@ -80,7 +80,8 @@ func TestWorkerOptionsValidate(t *testing.T) {
 		{WorkerOptions{DiscardedRetention: -time.Hour}, "DiscardedRetention must be positive or -1"},
 		{WorkerOptions{Queues: []QueueWeight{{Name: "ok"}, {Name: "bad name"}}}, "Queues[1]: queue name \"bad name\""},
 		{WorkerOptions{Queues: []QueueWeight{{Name: "a"}, {Name: "a"}}}, `Queues[1]: queue "a" is listed twice`},
-		{WorkerOptions{Queues: []QueueWeight{{Name: "a", Weight: -1}}}, `queue "a" has weight -1`},
+		{WorkerOptions{Queues: []QueueWeight{{Name: "a", Weight: -1}}}, `queue "a" has weight -1; weights go from 1 to 1000`},
+		{WorkerOptions{Queues: []QueueWeight{{Name: "a", Weight: 5000}}}, `queue "a" has weight 5000`},
 		{WorkerOptions{Queues: []QueueWeight{{Name: ""}}}, "Queues[0]: queue name is empty"},
 		{WorkerOptions{ID: strings.Repeat("x", 201)}, "ID is longer than 200"},
 	}

@@ -11,13 +11,17 @@ import (
 // maxQueueNameLen bounds a queue name's length.
 const maxQueueNameLen = 100
 
+// maxQueueWeight bounds a weight: weights are relative shares, and a
+// bound keeps their sum far from overflowing.
+const maxQueueWeight = 1000
+
 // QueueWeight is a queue a worker serves and its weight: a queue of weight
 // 6 is served first about six times as often as one of weight 1 (see
 // [WorkerOptions.Queues]).
 type QueueWeight struct {
 	// Name is the queue's name.
 	Name string
-	// Weight is the queue's share; zero means 1. Ignored with
+	// Weight is the queue's share, 1 to 1000; zero means 1. Ignored with
 	// WorkerOptions.StrictOrder.
 	Weight int
 }
@@ -45,8 +49,8 @@ func ParseQueues(s string) ([]QueueWeight, error) {
 		}
 		if hasWeight {
 			w, err := strconv.Atoi(strings.TrimSpace(weight))
-			if err != nil || w < 1 {
-				return nil, fmt.Errorf("parsing queues %q: queue %q: weight %q is not a positive integer", s, name, strings.TrimSpace(weight))
+			if err != nil || w < 1 || w > maxQueueWeight {
+				return nil, fmt.Errorf("parsing queues %q: queue %q: weight %q is not an integer from 1 to %d", s, name, strings.TrimSpace(weight), maxQueueWeight)
 			}
 			q.Weight = w
 		}

@@ -41,10 +41,11 @@ func TestParseQueuesErrors(t *testing.T) {
 		{"high,,low", "entry 2 has no queue name"},
 		{"high,", "entry 2 has no queue name"},
 		{"=3", "entry 1 has no queue name"},
-		{"high=x", `queue "high": weight "x" is not a positive integer`},
-		{"high=0", `queue "high": weight "0" is not a positive integer`},
-		{"high=-2", `weight "-2" is not a positive integer`},
-		{"high=", `weight "" is not a positive integer`},
+		{"high=x", `queue "high": weight "x" is not an integer from 1 to 1000`},
+		{"high=0", `queue "high": weight "0" is not an integer from 1 to 1000`},
+		{"high=-2", `weight "-2" is not an integer`},
+		{"high=", `weight "" is not an integer`},
+		{"high=1001", `weight "1001" is not an integer from 1 to 1000`},
 		{"high,low,high=2", `queue "high" is listed twice`},
 		{"my queue", `has the character ' '`},
 		{"é", `has the character 'é'`},
@@ -91,6 +92,10 @@ func FuzzParseQueues(f *testing.F) {
 				t.Fatalf("ParseQueues(%q) returned an invalid entry %+v", s, q)
 			}
 			seen[q.Name] = true
+		}
+		order := newQueueOrder(qs, false, rand.New(rand.NewPCG(1, 2))).next()
+		if len(order) != len(qs) {
+			t.Fatalf("weighted order of %v: %v", qs, order)
 		}
 		again, err := ParseQueues(formatQueues(qs))
 		if err != nil || !reflect.DeepEqual(again, qs) {

@@ -154,8 +154,8 @@ func (w *WorkerOptions) validate() error {
 		switch {
 		case q.Weight == 0:
 			q.Weight = 1
-		case q.Weight < 0:
-			return fmt.Errorf("Queues[%d]: queue %q has weight %d; weights are positive", i, q.Name, q.Weight)
+		case q.Weight < 0 || q.Weight > maxQueueWeight:
+			return fmt.Errorf("Queues[%d]: queue %q has weight %d; weights go from 1 to %d", i, q.Name, q.Weight, maxQueueWeight)
 		}
 	}
 	switch {
