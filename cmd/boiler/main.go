@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(queueCommands()...)
 	root.AddCommand(supervisorCommands()...)
+	root.AddCommand(newAutoscaleCmd())
 	return root
 }
 
