@@ -8,47 +8,14 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/doubleboiler/boiler/store"
 )
 
-// fetchSQL leases jobs in one statement. The outer subquery lists the
-// requested queues that are not paused, in the given order; for each, the
-// lateral subquery walks jobs_fetch_idx (queue, priority DESC, run_at, id)
-// from its start, locking rows and skipping those another fetch holds, so
-// every queue costs one short index range scan however long its backlog.
-// A LATERAL join can only be a nested loop driven by the outer rows, in
-// their order, and the outer LIMIT stops it as soon as enough rows came
-// out: a later queue is not even read while an earlier one fills the
-// batch. (Ordering the whole set by array_position(queues, queue) instead
-// would read and sort every eligible job of every queue on each fetch.)
-const fetchSQL = `
-WITH picked AS (
-	SELECT j.id
-	FROM (
-		SELECT q.name, q.ord
-		FROM unnest($1::text[]) WITH ORDINALITY AS q(name, ord)
-		WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.name = q.name)
-		ORDER BY q.ord
-	) AS q
-	CROSS JOIN LATERAL (
-		SELECT id FROM {schema}.jobs
-		WHERE queue = q.name
-			AND state IN ('available', 'scheduled', 'retryable')
-			AND (state = 'available' OR run_at <= $2)
-		ORDER BY priority DESC, run_at, id
-		LIMIT $3
-		FOR UPDATE SKIP LOCKED
-	) AS j
-	LIMIT $3
-)
-UPDATE {schema}.jobs AS j
-SET state = 'running', attempt = j.attempt + 1, attempted_at = $2, lease_owner = $4, lease_expires_at = $5
-FROM picked
-WHERE j.id = picked.id
-RETURNING {columns}`
+// fetchSQL leases jobs through fetch_jobs (migration 001), where the
+// statement and the reasons for its shape are.
+const fetchSQL = `SELECT {columns} FROM {schema}.fetch_jobs($1, $2, $3, $4, $5) AS j`
 
 // setStateSQL applies a batch of guarded state changes in one statement,
 // one element of each array per change. Only rows still running under the
@@ -69,20 +36,16 @@ FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $
 WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
 RETURNING j.id`
 
-// setStateMode plans setStateSQL for each call's arrays. A cached generic
-// plan knows neither the batch size nor how many jobs run, and was seen to
-// pick a nested loop comparing every running job with every entry.
-const setStateMode = pgx.QueryExecModeCacheDescribe
-
 // heartbeatSQL extends an owner's leases. It skips rows another statement
 // has locked (a completion of that very job, usually) rather than wait:
 // waiting could deadlock against a batch completion locking the same rows
 // in another order, and a skipped lease is extended at the next beat.
+// Running jobs are found through jobs_lease_idx.
 const heartbeatSQL = `
 UPDATE {schema}.jobs AS j SET lease_expires_at = $2
 FROM (
 	SELECT id FROM {schema}.jobs
-	WHERE state = 'running' AND lease_owner = $1
+	WHERE lease_expires_at IS NOT NULL AND state = 'running' AND lease_owner = $1
 	FOR UPDATE SKIP LOCKED
 ) AS r
 WHERE j.id = r.id
@@ -135,7 +98,7 @@ func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*
 	}
 	var jobs []*store.Job
 	err := s.retry(ctx, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, s.stmt.fetch, queues, params.Now, params.Limit, params.Owner, params.LeaseExpiresAt)
+		rows, err := s.pool.Query(ctx, s.stmt.fetch, queues, params.Now, int32(params.Limit), params.Owner, params.LeaseExpiresAt)
 		if err != nil {
 			return err
 		}
@@ -222,7 +185,7 @@ func (s *Store) setStateRound(ctx context.Context, params []*store.JobSetStatePa
 	}
 	var done []int64
 	err := s.retry(ctx, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, s.stmt.setState, setStateMode, ids, owners, attempts, states, nows, runAts, errs, results, undo)
+		rows, err := s.pool.Query(ctx, s.stmt.setState, ids, owners, attempts, states, nows, runAts, errs, results, undo)
 		if err != nil {
 			return err
 		}

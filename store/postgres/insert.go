@@ -53,6 +53,9 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 	if err != nil {
 		return nil, err
 	}
+	if len(params.Jobs) == 0 {
+		return []store.JobInsertResult{}, nil
+	}
 	var results []store.JobInsertResult
 	err = s.retry(ctx, func(ctx context.Context) error {
 		if !cols.unique {
@@ -79,6 +82,9 @@ func (s *Store) JobInsertManyTx(ctx context.Context, tx pgx.Tx, params *store.Jo
 	cols, err := newInsertColumns(params)
 	if err != nil {
 		return nil, err
+	}
+	if len(params.Jobs) == 0 {
+		return []store.JobInsertResult{}, nil
 	}
 	results, err := s.insert(ctx, tx, params, cols)
 	if err != nil {

@@ -60,8 +60,8 @@ type listener struct {
 	up      bool                        // the connection is listening
 	waiters []chan error                // subscribers waiting for the next attempt's outcome
 	closed  bool
-	cancel context.CancelFunc // stops run; nil until the first subscriber
-	done   chan struct{}      // closed when run returns
+	cancel  context.CancelFunc // stops run; nil until the first subscriber
+	done    chan struct{}      // closed when run returns
 }
 
 func newListener(channel string, connect func(context.Context) (*pgx.Conn, error), logger *slog.Logger) *listener {

@@ -34,8 +34,18 @@ func splitSchemaParam(dsn string) (rest, schema string, err error) {
 	if schema == "" {
 		return "", "", fmt.Errorf("postgres: the URL's %s parameter is empty", SchemaParam)
 	}
-	q.Del(SchemaParam)
-	u.RawQuery = q.Encode()
+	// Drop the parameter from the raw query, leaving the others exactly as
+	// written: re-encoding would turn %20 into +, which the driver does
+	// not read as a space.
+	var kept []string
+	for _, part := range strings.Split(u.RawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil && k == SchemaParam {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	u.RawQuery = strings.Join(kept, "&")
 	return u.String(), schema, nil
 }
 

@@ -34,9 +34,14 @@ CREATE TABLE {schema}.jobs (
 CREATE INDEX jobs_fetch_idx ON {schema}.jobs (queue, priority DESC, run_at, id)
 	WHERE state IN ('available', 'scheduled', 'retryable');
 
--- Rescue (expired leases) and heartbeats (a worker's running jobs).
-CREATE INDEX jobs_running_idx ON {schema}.jobs (lease_expires_at)
-	WHERE state = 'running';
+-- Heartbeats (a worker's running jobs) and rescue (expired leases): only
+-- running jobs hold a lease, so this index stays as small as the number of
+-- running jobs. Its predicate names the lease, not the state, so that a
+-- batch completion (WHERE id = ... AND state = 'running') is not lured into
+-- it when a stale estimate calls it nearly empty; and lease_owner leads, so
+-- a heartbeat is an index lookup whatever the estimates say.
+CREATE INDEX jobs_lease_idx ON {schema}.jobs (lease_owner, lease_expires_at)
+	WHERE lease_expires_at IS NOT NULL;
 
 -- Retention: deleting old finalized jobs in batches.
 CREATE INDEX jobs_finalized_idx ON {schema}.jobs (state, finalized_at)
@@ -49,6 +54,58 @@ CREATE TABLE {schema}.paused_queues (
 	name      text PRIMARY KEY,
 	paused_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- fetch_jobs leases up to p_limit jobs to p_owner, in one statement. The
+-- outer subquery lists the requested queues that are not paused, in the
+-- given order; for each, the lateral subquery walks jobs_fetch_idx (queue,
+-- priority DESC, run_at, id) from its start, locking rows and skipping those
+-- another fetch holds, so a queue costs one short index range scan however
+-- long its backlog. A LATERAL join is a nested loop driven by the outer rows
+-- in their order, and the outer LIMIT stops it as soon as enough rows came
+-- out: a later queue is not even read while an earlier one fills the batch.
+-- (Ordering all eligible jobs by array_position(queues, queue) instead would
+-- read and sort every eligible job of every queue on each fetch.)
+--
+-- It is a function for its enable_sort = off alone. A queue's pending index
+-- is often empty when autovacuum analyzes it, and the planner, told it is
+-- empty, then prefers a bitmap scan that reads and sorts the whole backlog
+-- (seen: 100 ms per fetch at 27,000 jobs, against 1 ms). With sorting
+-- disabled, the ordered index scan is the only reasonable plan left.
+CREATE FUNCTION {schema}.fetch_jobs(p_queues text[], p_now timestamptz, p_limit integer,
+	p_owner text, p_lease_expires_at timestamptz)
+RETURNS SETOF {schema}.jobs
+LANGUAGE plpgsql
+SET enable_sort = off
+AS $$
+BEGIN
+	RETURN QUERY
+	WITH picked AS (
+		SELECT j.id
+		FROM (
+			SELECT q.name, q.ord
+			FROM unnest(p_queues) WITH ORDINALITY AS q(name, ord)
+			WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.name = q.name)
+			ORDER BY q.ord
+		) AS q
+		CROSS JOIN LATERAL (
+			SELECT c.id FROM {schema}.jobs AS c
+			WHERE c.queue = q.name
+				AND c.state IN ('available', 'scheduled', 'retryable')
+				AND (c.state = 'available' OR c.run_at <= p_now)
+			ORDER BY c.priority DESC, c.run_at, c.id
+			LIMIT p_limit
+			FOR UPDATE SKIP LOCKED
+		) AS j
+		LIMIT p_limit
+	)
+	UPDATE {schema}.jobs AS j
+	SET state = 'running', attempt = j.attempt + 1, attempted_at = p_now,
+		lease_owner = p_owner, lease_expires_at = p_lease_expires_at
+	FROM picked
+	WHERE j.id = picked.id
+	RETURNING j.*;
+END
+$$;
 
 -- One notification per queue per inserting statement, delivered at commit
 -- (so a job enqueued in a rolled-back transaction wakes nobody). The
