@@ -115,3 +115,26 @@ func TestFields(t *testing.T) {
 		t.Fatal(errors.New("seconds(abc) did not fail"))
 	}
 }
+
+// FuzzCheck checks that Check never panics and that every finding names a
+// file and says something.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{
+		"web: gunicorn app -t 120 -k gevent\n",
+		"web: boiler start -f Procfile\n",
+		"web: uwsgi --harakiri=x\nworker: puma -C\n",
+		"web: gunicorn '-b 0.0.0.0:8000\" app\n",
+		"web: a && b || c ; d | e & f\n",
+		"bad\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		read := files(map[string]string{"Procfile": src, "config/puma.rb": "worker_timeout 60\n"})
+		for _, finding := range Check([]byte(src), Options{ReadFile: read, Formation: "web=1"}) {
+			if finding.File == "" || finding.Message == "" {
+				t.Fatalf("finding without a file or a message: %+v", finding)
+			}
+		}
+	})
+}
