@@ -44,7 +44,8 @@ type Params struct {
 	MaxPending int
 	// CallTimeout bounds one store call. Default 10 s.
 	CallTimeout time.Duration
-	// StopTimeout bounds the final flush done by Stop. Default 1 s.
+	// StopTimeout bounds Stop: the store call in flight and the final
+	// flush must end within it, or they are cancelled. Default 1 s.
 	StopTimeout time.Duration
 }
 
@@ -69,6 +70,11 @@ type Completer struct {
 	p    *Params
 	loop service.Loop
 	wake chan struct{} // an outcome was added (capacity 1: coalesced)
+	// callCtx is the context of store calls: not cancelled when Stop
+	// begins (a batch in flight finishes, so its result is known and it is
+	// not sent twice), only when StopTimeout has passed.
+	callCtx    context.Context
+	callCancel context.CancelFunc
 
 	mu      sync.Mutex
 	space   *sync.Cond // signalled when pending shrinks or on stop
@@ -83,6 +89,7 @@ func New(params *Params) (*Completer, error) {
 		return nil, err
 	}
 	c := &Completer{p: p, wake: make(chan struct{}, 1)}
+	c.callCtx, c.callCancel = context.WithCancel(context.Background())
 	c.space = sync.NewCond(&c.mu)
 	return c, nil
 }
@@ -95,14 +102,15 @@ func (c *Completer) Start(ctx context.Context) error { return c.loop.Start(ctx, 
 // after Stop are dropped with a log line: their jobs stay running in the
 // store until a rescuer finds their lease expired.
 func (c *Completer) Stop() {
+	timeUp := time.AfterFunc(c.p.StopTimeout, c.callCancel)
+	defer timeUp.Stop()
+	defer c.callCancel()
 	c.loop.Stop()
 	c.mu.Lock()
 	c.stopped = true
 	c.space.Broadcast()
 	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), c.p.StopTimeout)
-	defer cancel()
-	if err := c.flushAll(ctx); err != nil {
+	if err := c.flushAll(c.callCtx); err != nil {
 		c.p.Logger.Error("recording job outcomes at shutdown; their jobs will be rescued when their leases expire",
 			slog.Int("jobs", c.Pending()), slog.Any("error", err))
 	}
@@ -146,9 +154,6 @@ func (c *Completer) Pending() int {
 }
 
 func (c *Completer) run(ctx context.Context) {
-	// Store calls are not cancelled by Stop: a batch in flight finishes,
-	// so its result (applied or not) is known and not sent twice.
-	callCtx := context.WithoutCancel(ctx)
 	timer := time.NewTimer(0)
 	<-timer.C
 	retry := 0
@@ -172,7 +177,7 @@ func (c *Completer) run(ctx context.Context) {
 			}
 		}
 		timer.Stop()
-		if err := c.flushAll(callCtx); err != nil {
+		if err := c.flushAll(c.callCtx); err != nil {
 			retry++
 			wait := min(time.Duration(retry)*100*time.Millisecond, 2*time.Second)
 			c.p.Logger.Error("recording job outcomes; retrying", slog.Int("jobs", c.Pending()),

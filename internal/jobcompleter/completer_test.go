@@ -184,12 +184,43 @@ func TestCompleterBackpressure(t *testing.T) {
 // gatedStore holds every call until gate is closed.
 type gatedStore struct {
 	Store
-	gate chan struct{}
+	gate  chan struct{}
+	calls chan struct{} // if set, receives one value per call
 }
 
 func (g *gatedStore) JobSetStateIfRunningMany(ctx context.Context, p []*store.JobSetStateParams) ([]bool, error) {
-	<-g.gate
+	if g.calls != nil {
+		g.calls <- struct{}{}
+	}
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	return g.Store.JobSetStateIfRunningMany(ctx, p)
+}
+
+// TestCompleterStopIsBounded: a store that does not answer cannot hold
+// Stop beyond StopTimeout.
+func TestCompleterStopIsBounded(t *testing.T) {
+	t.Parallel()
+	s, jobs := running(t, 1)
+	calls := make(chan struct{}, 10)
+	c, _ := New(&Params{
+		Store: &gatedStore{Store: s, gate: make(chan struct{}), calls: calls}, FlushDelay: time.Millisecond,
+		StopTimeout: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+	})
+	_ = c.Start(context.Background())
+	c.Add(completed(jobs[0]))
+	<-calls // a call is in flight
+	start := time.Now()
+	c.Stop()
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("Stop took %s with a hung store, want about StopTimeout (100ms)", took)
+	}
+	if c.Pending() != 1 {
+		t.Fatalf("the unrecorded outcome is gone: %d pending", c.Pending())
+	}
 }
 
 func TestNewRequiresStore(t *testing.T) {
