@@ -92,7 +92,7 @@ func TestCompleterBatchesBySizeAndDelay(t *testing.T) {
 	t.Parallel()
 	s, jobs := running(t, 25)
 	cs := &countingStore{Store: s}
-	c, err := New(&Params{Store: cs, BatchSize: 10, FlushDelay: 50 * time.Millisecond})
+	c, err := New(&Params{Store: cs, BatchSize: 10, FlushDelay: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestCompleterBatchesBySizeAndDelay(t *testing.T) {
 	c.Add(completed(jobs[10])) // a partial batch: flushed after the delay
 	start := time.Now()
 	waitState(t, s, jobs[10].ID, store.StateCompleted)
-	if waited := time.Since(start); waited < 30*time.Millisecond {
+	if waited := time.Since(start); waited < 150*time.Millisecond {
 		t.Fatalf("a lone outcome was recorded after %s, before the flush delay", waited)
 	}
 	sizes := cs.callSizes()
