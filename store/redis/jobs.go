@@ -12,6 +12,10 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
+// fetchInline is the largest fetch whose jobs the fetch script returns
+// whole; a bigger one returns ids, read in a pipeline (see lua/fetch.lua).
+const fetchInline = 8
+
 // listBudget bounds how many ids one JobList script call reads, so a
 // selective filter over many jobs cannot block Redis for long; JobList
 // calls the script again from where it stopped.
@@ -122,16 +126,25 @@ func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("fetching jobs: %w", err)
 	}
-	args := make([]any, 0, 4+len(params.Queues))
-	args = append(args, now, lease, params.Owner, params.Limit)
+	args := make([]any, 0, 5+len(params.Queues))
+	args = append(args, now, lease, params.Owner, params.Limit, fetchInline)
 	for _, q := range params.Queues {
 		args = append(args, q)
 	}
-	ids, err := s.scripts.fetch.Run(ctx, s.client, s.keys, args...).StringSlice()
+	raw, err := s.scripts.fetch.Run(ctx, s.client, s.keys, args...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("fetching jobs: %w", interpretError(err))
 	}
-	jobs, err := s.readJobs(ctx, ids)
+	var jobs []*store.Job
+	if len(raw) <= fetchInline {
+		jobs, err = decodeJobs(raw)
+	} else {
+		ids := make([]string, len(raw))
+		for i, v := range raw {
+			ids[i], _ = v.(string)
+		}
+		jobs, err = s.readJobs(ctx, ids)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetching jobs: %w", err)
 	}

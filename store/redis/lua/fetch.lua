@@ -1,8 +1,11 @@
--- fetch: JobFetch. ARGV: now, lease_expires_at, owner, limit, queues...
--- Returns the ids of the leased jobs, in fetch order. The caller reads
--- the jobs with HGETALL: converting 19 fields per job into Lua values
--- would cost Redis more than the rest of the fetch.
-local now, lease, owner, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- fetch: JobFetch. ARGV: now, lease_expires_at, owner, limit, inline,
+-- queues... Returns the leased jobs in fetch order: {id, fields} each
+-- when there are at most inline of them, else only their ids, which the
+-- caller reads with HGETALL. Converting 19 fields per job into Lua values
+-- costs Redis more than the rest of the fetch, so big batches leave it to
+-- a pipeline; small ones (an idle worker woken by an insert) save the
+-- round trip.
+local now, lease, owner, limit, inline = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 
 -- promote moves the due jobs of one of q's time-ordered sets (scheduled or
 -- retryable) into q's available set. Their state field is left as it is:
@@ -28,7 +31,7 @@ end
 local running, leases, owned = list(batch.zadd, statekey('running')), list(batch.zadd, K_LEASES),
   list(batch.sadd, P .. 'owner:' .. owner)
 local out = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   if #out >= limit then break end
   local q = ARGV[i]
   if redis.call('SISMEMBER', K_PAUSED, q) == 0 then
@@ -57,4 +60,7 @@ for i = 5, #ARGV do
   end
 end
 flush()
+if #out <= inline then
+  for i, id in ipairs(out) do out[i] = { id, redis.call('HGETALL', jobkey(id)) } end
+end
 return out
