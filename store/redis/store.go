@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -75,7 +74,8 @@ type Store struct {
 //	redis://127.0.0.1:6379/0?boiler_prefix=myapp:
 //	rediss://:secret@host:6380?skip_verify=true
 //
-// Open pings the server so a wrong address fails here.
+// Open pings the server so a wrong address fails here. Its errors never
+// show the URL (it may hold a password).
 func Open(ctx context.Context, rawURL string, opts *Options) (*Store, error) {
 	o := opts.withDefaults()
 	cleaned, prefix, err := splitPrefixParam(rawURL)
@@ -87,11 +87,11 @@ func Open(ctx context.Context, rawURL string, opts *Options) (*Store, error) {
 	}
 	ropts, err := goredis.ParseURL(cleaned)
 	if err != nil {
-		return nil, fmt.Errorf("parsing redis URL %s: %w", redactURL(rawURL), err)
+		return nil, fmt.Errorf("parsing redis URL: %w", err)
 	}
 	if o.InsecureSkipVerify {
 		if ropts.TLSConfig == nil {
-			return nil, fmt.Errorf("redis options: InsecureSkipVerify needs a rediss:// URL, got %s", redactURL(rawURL))
+			return nil, errors.New("redis options: InsecureSkipVerify needs a rediss:// URL (TLS)")
 		}
 		ropts.TLSConfig.InsecureSkipVerify = true
 	}
@@ -168,20 +168,11 @@ func splitPrefixParam(rawURL string) (cleaned, prefix string, err error) {
 	}
 	prefix = q.Get(prefixParam)
 	if prefix == "" {
-		return "", "", fmt.Errorf("redis URL %s: %s is empty", redactURL(rawURL), prefixParam)
+		return "", "", fmt.Errorf("parsing redis URL: %s is empty", prefixParam)
 	}
 	q.Del(prefixParam)
 	u.RawQuery = q.Encode()
 	return u.String(), prefix, nil
-}
-
-// redactURL hides the password of a URL for error messages.
-func redactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return strconv.Quote("(unparsable URL)")
-	}
-	return u.Redacted()
 }
 
 var (
