@@ -6,6 +6,7 @@
 //	sqlite://x.db?busy_timeout=10s&max_readers=8
 //	postgres://user:pw@host/db PostgreSQL (also postgresql://)
 //	redis://host:6379/0        Redis (also rediss:// for TLS)
+//	rediss://h?boiler_prefix=app:&skip_verify=true  key prefix; accept a self-signed certificate
 //	env:DATABASE_URL           the URL held by an environment variable
 //
 // The env: form lets a platform add-on's variable (DATABASE_URL, REDIS_URL)
@@ -92,11 +93,6 @@ func Open(ctx context.Context, rawURL string) (store.Store, error) {
 // openPostgres opens a PostgreSQL store.
 func openPostgres(_ context.Context, raw string) (store.Store, error) {
 	return nil, urlError(raw, errors.New("the PostgreSQL store is not built yet"))
-}
-
-// openRedis opens a Redis store.
-func openRedis(_ context.Context, raw string) (store.Store, error) {
-	return nil, urlError(raw, errors.New("the Redis store is not built yet"))
 }
 
 // expand replaces an env:VAR URL by the value of VAR. Other URLs are
