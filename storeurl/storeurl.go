@@ -5,6 +5,7 @@
 //	sqlite://relative.db       an SQLite file relative to the working directory
 //	sqlite://x.db?busy_timeout=10s&max_readers=8
 //	postgres://user:pw@host/db PostgreSQL (also postgresql://)
+//	postgres://h/db?boiler_schema=myapp  the schema of the tables (default "boiler")
 //	redis://host:6379/0        Redis (also rediss:// for TLS)
 //	rediss://h?boiler_prefix=app:&skip_verify=true  key prefix; accept a self-signed certificate
 //	env:DATABASE_URL           the URL held by an environment variable
@@ -88,11 +89,6 @@ func Open(ctx context.Context, rawURL string) (store.Store, error) {
 	}
 	// check accepts only the schemes above.
 	return nil, urlError(raw, fmt.Errorf("scheme %q has no opener", scheme))
-}
-
-// openPostgres opens a PostgreSQL store.
-func openPostgres(_ context.Context, raw string) (store.Store, error) {
-	return nil, urlError(raw, errors.New("the PostgreSQL store is not built yet"))
 }
 
 // expand replaces an env:VAR URL by the value of VAR. Other URLs are

@@ -16,7 +16,8 @@ const SchemaParam = "boiler_schema"
 // parameter's value ("" when absent). A "key=value" connection string has
 // no URL parameters and is returned as is.
 func splitSchemaParam(dsn string) (rest, schema string, err error) {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if !ok || !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql") {
 		return dsn, "", nil
 	}
 	u, err := url.Parse(dsn)
