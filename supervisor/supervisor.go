@@ -5,9 +5,10 @@
 //
 // A Supervisor is one run loop: every change of state (a process started
 // or exited, a signal, a timer, a Scale request) is an event handled by the
-// loop goroutine in Run, so the state needs no lock. Each process has two
+// loop goroutine in Run, so the state needs no lock. Each process has
 // goroutines of its own: one copies its output into the log, one waits for
-// it to end and then posts the exit to the loop.
+// its process group to end and then posts the exit to the loop (and, unless
+// the supervisor reaps all children, one waits for its pid).
 //
 // Shutdown order: on the first SIGINT, SIGTERM or SIGHUP (or ctx), restarts
 // are cancelled and every process group gets SIGTERM; groups still alive

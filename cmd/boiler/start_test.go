@@ -216,8 +216,8 @@ func TestStartNested(t *testing.T) {
 				"Procfile.local": "web: echo \"inner web port=$PORT ps=$PS\"; exec sleep " + web + "\n" +
 					"worker: trap '' TERM; echo \"inner worker up\"; sleep " + worker + "\n",
 			})
-			const outerTimeout = 3 * time.Second
-			b := startBoiler(t, dir, []string{"PORT=7345"}, "start", "-t", "3s")
+			const outerTimeout = 5 * time.Second
+			b := startBoiler(t, dir, []string{"PORT=7345"}, "start", "-t", "5s")
 			b.waitOutput(t, "inner web port=7345 ps=web.1")
 			b.waitOutput(t, "inner worker up")
 			start := time.Now()
@@ -247,7 +247,7 @@ func TestStartNested(t *testing.T) {
 			}
 			// The inner supervisor took 4/5 of the outer's timeout and
 			// killed its stubborn worker itself.
-			if !strings.Contains(out, "stop timeout 2.4s") || !strings.Contains(out, "worker.1: SIGKILL to process group") {
+			if !strings.Contains(out, "stop timeout 4s") || !strings.Contains(out, "worker.1: SIGKILL to process group") {
 				t.Errorf("output:\n%s", out)
 			}
 			if took > outerTimeout {
