@@ -126,8 +126,9 @@ func fetchID(t *testing.T, s store.Store, owner string, now time.Time, id int64,
 func fetchNone(t *testing.T, s store.Store, now time.Time, queues ...string) {
 	t.Helper()
 	if jobs := fetch(t, s, "fetch-none", now, 100, queues...); len(jobs) > 0 {
-		t.Fatalf("JobFetch at %s (queues %v) returned jobs %v (states before the fetch: see test), want none",
-			clock(now), queues, jobIDs(jobs))
+		j := jobs[0]
+		t.Fatalf("JobFetch at %s (queues %v) returned jobs %v, want none (job %d: queue %q, attempt %d, RunAt %s)",
+			clock(now), queues, jobIDs(jobs), j.ID, j.Queue, j.Attempt, clock(j.RunAt))
 	}
 }
 
