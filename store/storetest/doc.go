@@ -36,4 +36,11 @@
 // boundaries. Times are compared to the microsecond and must come back in
 // UTC. If the store implements [store.Listener], its notifications are
 // tested too (with a generous timeout, the only place the suite waits).
+//
+// The heaviest test drains 10,000 jobs with 8 concurrent fetchers; under
+// the race detector, which slows an embedded SQLite about thirtyfold, it
+// uses 2,000, so run the suite both with and without -race.
+//
+// The suite checks itself against a plain in-memory reading of the
+// contract (reference_test.go): a test that fails it is a wrong test.
 package storetest
