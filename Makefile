@@ -6,8 +6,11 @@ GO ?= go
 help: ## list the targets
 	@grep -E '^[a-zA-Z/_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-test: lint ## the test command of the README and CI: lint, then every test with the race detector
+test: lint ## the test command of the README and CI: lint, every test with the race detector, the store suite at full size
 	$(GO) test -race -count=1 -timeout 15m ./...
+	@# The race detector slows SQLite ~30x, so the conformance suite shrinks its
+	@# concurrent-fetch test under -race; run it once more at full size without.
+	$(GO) test -count=1 -timeout 10m -run Conformance ./store/...
 
 test/race: test ## alias of test (the race detector is always on)
 
