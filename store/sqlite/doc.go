@@ -9,6 +9,8 @@
 //	sqlite:///abs/path/boiler.db   absolute path (three slashes)
 //	sqlite://relative/boiler.db    path relative to the working directory
 //
+// with optional [Options] in the query: ?busy_timeout=10s&max_readers=8.
+//
 // [Open] takes the path itself; it creates the file if it does not exist
 // (its directory must) and does not create the schema: call
 // [Store.Migrate], which is safe to run from several processes at once.
@@ -46,7 +48,8 @@
 // available jobs, in fetch order, so it costs the same with a million
 // completed jobs in the table; due scheduled and retryable jobs are
 // promoted to available by the fetch itself (see [Store.JobFetch]). Job
-// counts per queue and state are kept by triggers, so [Store.QueueStats]
-// does not count the table. Migrations are embedded SQL files recorded in
-// schema_migrations.
+// counts per queue and state are kept in a small table, adjusted in the
+// transaction of every change, so [Store.QueueStats] does not count the
+// table. Inserts and completions go in multi-row statements of up to 100
+// rows. Migrations are embedded SQL files recorded in schema_migrations.
 package sqlite
