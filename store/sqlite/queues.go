@@ -24,9 +24,9 @@ const (
 	dueSQL = `SELECT queue, state, count(*), min(run_at) FROM jobs
 		WHERE state IN ('scheduled', 'retryable') AND run_at <= ? GROUP BY queue, state`
 	// The earliest run_at among the available jobs of one queue with a
-	// priority below ?2: one seek in jobs_fetch per distinct priority.
+	// priority of at most ?2: one seek in jobs_fetch.
 	oldestAvailableSQL = `SELECT priority, run_at FROM jobs
-		WHERE state = 'available' AND queue = ?1 AND priority < ?2
+		WHERE state = 'available' AND queue = ?1 AND priority <= ?2
 		ORDER BY priority DESC, run_at LIMIT 1`
 )
 
@@ -71,9 +71,9 @@ func (s *Store) QueueResume(ctx context.Context, queue string) error {
 
 // QueueStats describes every queue that has jobs or is paused, sorted by
 // name; see store.Store. It reads one snapshot from the read pool: counts
-// from queue_counts (kept by triggers, so the cost does not grow with the
-// number of jobs), due jobs from jobs_due, the oldest available job from
-// jobs_fetch.
+// from queue_counts (kept by every change, so the cost does not grow with
+// the number of jobs), due jobs from jobs_due, the oldest available job
+// from jobs_fetch.
 func (s *Store) QueueStats(ctx context.Context, params *store.QueueStatsParams) ([]*store.QueueStat, error) {
 	if params == nil {
 		return nil, errors.New("queue stats: params are nil")
@@ -171,10 +171,10 @@ func oldestAvailable(ctx context.Context, ts *txStmts, st *store.QueueStat) erro
 	if err != nil {
 		return err
 	}
-	below := int64(math.MaxInt64)
+	atMost := int64(math.MaxInt64)
 	for {
 		var prio, runAt int64
-		err := q.QueryRowContext(ctx, st.Name, below).Scan(&prio, &runAt)
+		err := q.QueryRowContext(ctx, st.Name, atMost).Scan(&prio, &runAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -184,7 +184,10 @@ func oldestAvailable(ctx context.Context, ts *txStmts, st *store.QueueStat) erro
 		if t := fromMicros(runAt); st.OldestAvailableAt.IsZero() || t.Before(st.OldestAvailableAt) {
 			st.OldestAvailableAt = t
 		}
-		below = prio
+		if prio == math.MinInt64 {
+			return nil
+		}
+		atMost = prio - 1
 	}
 }
 
