@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,12 +91,16 @@ func listQuery(p *store.JobListParams) (string, []any, error) {
 	if p.BeforeID < 0 {
 		return "", nil, fmt.Errorf("listing jobs: BeforeID is %d, want >= 0", p.BeforeID)
 	}
-	var states []store.State
 	for i, st := range p.States {
 		if !st.Valid() {
 			return "", nil, fmt.Errorf("listing jobs: States[%d] is %q, not a job state", i, st)
 		}
-		if !containsState(states, st) {
+	}
+	// In lifecycle order, each once: the query text depends only on the
+	// set of states, so the prepared statements stay few.
+	var states []store.State
+	for _, st := range store.States {
+		if slices.Contains(p.States, st) {
 			states = append(states, st)
 		}
 	}
@@ -155,15 +160,6 @@ func listBranch(state store.State, filter string) string {
 		from, where = "jobs INDEXED BY jobs_finalized", "state = '"+string(state)+"' AND finalized_at IS NOT NULL"
 	}
 	return `SELECT ` + jobColumns + ` FROM ` + from + ` WHERE ` + where + filter + ` ORDER BY id DESC LIMIT ?`
-}
-
-func containsState(states []store.State, s store.State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // JobCancel cancels a pending job, flags a running one, and leaves a
