@@ -56,6 +56,13 @@ type ScalerConfig struct {
 	History *Ring
 	// Metrics, when set, counts every decision.
 	Metrics *Metrics
+	// QuietRepeats logs a decision that repeats the previous one (the
+	// same action and counts, an error again or none again) at Debug
+	// level instead of Info or Warn, so a long steady state or
+	// stabilization window writes one line rather than one per interval.
+	// History and Metrics still get every decision. Default false: every
+	// decision is logged at Info (Warn with an error).
+	QuietRepeats bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -97,7 +104,8 @@ type Scaler struct {
 	cfg    ScalerConfig
 	policy *Policy
 
-	tickMu sync.Mutex // one decision at a time; guards policy
+	tickMu sync.Mutex // one decision at a time; guards policy and last
+	last   *Decision  // the previous decision, for QuietRepeats
 
 	loopMu  sync.Mutex // guards the fields below
 	started bool
@@ -169,6 +177,10 @@ func (s *Scaler) report(ctx context.Context, d Decision) {
 	if d.MetricError != "" || d.ApplyError != "" {
 		level = slog.LevelWarn
 	}
+	if s.cfg.QuietRepeats && s.last != nil && sameDecision(*s.last, d) {
+		level = slog.LevelDebug
+	}
+	s.last = &d
 	attrs := []slog.Attr{
 		slog.String("process", s.cfg.Name),
 		slog.String("action", string(d.Action)),
@@ -194,6 +206,14 @@ func (s *Scaler) report(ctx context.Context, d Decision) {
 		s.cfg.History.Add(d)
 	}
 	s.cfg.Metrics.Observe(d)
+}
+
+// sameDecision reports whether b repeats a: the same action and counts,
+// and an error of the same kind again or none again.
+func sameDecision(a, b Decision) bool {
+	return a.Action == b.Action && a.Current == b.Current && a.Desired == b.Desired &&
+		a.Recommended == b.Recommended && a.DryRun == b.DryRun &&
+		(a.MetricError == "") == (b.MetricError == "") && (a.ApplyError == "") == (b.ApplyError == "")
 }
 
 // Start runs the loop in a goroutine: a decision at once, then one every

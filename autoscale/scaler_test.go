@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -325,4 +326,45 @@ func TestNewMetricsNeedsARegistry(t *testing.T) {
 	}
 	var m *Metrics
 	m.Observe(Decision{}) // nil is a no-op
+}
+
+// TestScalerQuietRepeats: with QuietRepeats a decision that repeats the
+// previous one is logged at Debug, so a steady state writes one line at
+// Info; a different decision is logged at Info again.
+func TestScalerQuietRepeats(t *testing.T) {
+	t.Parallel()
+	logs := &bytes.Buffer{}
+	b := setupScaler(t, func(c *ScalerConfig) {
+		c.QuietRepeats = true
+		c.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	levels := func() []string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			out = append(out, fmt.Sprintf("%s:%s", m["level"], m["action"]))
+		}
+		return out
+	}
+	b.queue.set(0, nil)
+	b.sc.Tick(t.Context()) // keeping 1 (the minimum)
+	b.clock.Add(time.Second)
+	b.sc.Tick(t.Context()) // the same again
+	b.queue.set(30, nil)
+	b.clock.Add(time.Second)
+	b.sc.Tick(t.Context()) // up to 3
+	b.clock.Add(time.Second)
+	b.sc.Tick(t.Context()) // keeping 3
+	b.clock.Add(time.Second)
+	b.sc.Tick(t.Context()) // keeping 3 again
+	want := "[INFO:hold DEBUG:hold INFO:up INFO:hold DEBUG:hold]"
+	if got := fmt.Sprint(levels()); got != want {
+		t.Fatalf("levels %s, want %s", got, want)
+	}
+	if b.ring.Len() != 3 || len(b.form.sets) != 1 {
+		t.Fatalf("ring %d, sets %v: every decision is kept, one change made", b.ring.Len(), b.form.sets)
+	}
 }
