@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -123,6 +124,45 @@ func TestPromotedJobKeepsItsStateUntilFetched(t *testing.T) {
 	}
 }
 
+// A fetch of more than fetchInline jobs returns ids and reads the jobs in
+// a pipeline; both paths must show the same, new state.
+func TestFetchBothReplyShapesShowTheNewState(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := context.Background()
+	for _, n := range []int{fetchInline, fetchInline + 1, 50} {
+		params := make([]*store.JobInsertParams, n)
+		for i := range params {
+			params[i] = job("q", 0, t0)
+			params[i].Args = json.RawMessage(fmt.Sprintf(`{"n":%d,"i":%d}`, n, i))
+			params[i].Timeout = time.Duration(i) * time.Second
+		}
+		inserted := insert(t, s, t0, params...)
+		now := t0.Add(time.Second)
+		got, err := s.JobFetch(ctx, &store.JobFetchParams{
+			Queues: []string{"q"}, Limit: n, Owner: "w9", Now: now, LeaseExpiresAt: now.Add(time.Minute),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Fatalf("fetch of %d returned %d jobs", n, len(got))
+		}
+		for i, j := range got {
+			want := *inserted[i]
+			want.State, want.Attempt, want.AttemptedAt = store.StateRunning, 1, now
+			want.LeaseOwner, want.LeaseExpiresAt = "w9", now.Add(time.Minute)
+			if !reflect.DeepEqual(j, &want) {
+				t.Fatalf("fetch of %d, job %d:\n got %+v\nwant %+v", n, i, j, &want)
+			}
+			stored, err := s.JobGet(ctx, j.ID)
+			if err != nil || !reflect.DeepEqual(stored, j) {
+				t.Fatalf("JobGet(%d) = %+v, %v; want what the fetch returned", j.ID, stored, err)
+			}
+		}
+	}
+}
+
 // Every fetch is one script, so concurrent fetchers never share a job.
 func TestConcurrentFetchersNeverShareAJob(t *testing.T) {
 	t.Parallel()
@@ -139,8 +179,10 @@ func TestConcurrentFetchersNeverShareAJob(t *testing.T) {
 	for w := range fetchers {
 		wg.Go(func() {
 			for {
+				// Odd fetchers take small batches (returned whole), even
+				// ones big batches (ids, read in a pipeline).
 				jobs, err := s.JobFetch(context.Background(), &store.JobFetchParams{
-					Queues: []string{"q"}, Limit: 7, Owner: fmt.Sprintf("w%d", w),
+					Queues: []string{"q"}, Limit: 7 + 40*(w%2), Owner: fmt.Sprintf("w%d", w),
 					Now: t0.Add(time.Minute), LeaseExpiresAt: t0.Add(2 * time.Minute),
 				})
 				if err != nil {
