@@ -12,9 +12,9 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
-// insertColumns are the columns an insert sets, one placeholder each in
-// insertRow.
 const (
+	// insertColumns are the columns an insert sets, one placeholder each
+	// in insertRow.
 	insertColumns = `kind, queue, priority, args, state, max_attempts, timeout_ns,
 	enqueued_at, run_at, unique_key, unique_until`
 	insertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -51,7 +51,7 @@ func insertSQL(n int) string {
 }
 
 // JobInsertMany inserts the jobs in one transaction; see store.Store.
-// Listeners hear of the available ones once it has committed.
+// Listeners hear of them once it has committed.
 func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyParams) ([]store.JobInsertResult, error) {
 	if err := validateInsert(params); err != nil {
 		return nil, err
@@ -148,16 +148,14 @@ func (t *txStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
 		return st, nil
 	}
 	var st *sql.Stmt
+	var err error
 	if t.cache != nil {
-		var err error
-		if st, err = t.cache.tx(ctx, t.tx, query); err != nil {
-			return nil, err
-		}
-	} else {
-		var err error
-		if st, err = t.tx.PrepareContext(ctx, query); err != nil {
-			return nil, fmt.Errorf("preparing %q: %w", firstLine(query), err)
-		}
+		st, err = t.cache.tx(ctx, t.tx, query)
+	} else if st, err = t.tx.PrepareContext(ctx, query); err != nil {
+		err = fmt.Errorf("preparing %q: %w", firstLine(query), err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if t.stmts == nil {
 		t.stmts = make(map[string]*sql.Stmt, 4)
