@@ -25,6 +25,9 @@ type FS struct {
 	CgroupRoot string
 	// ProcRoot is where proc is mounted. Default /proc.
 	ProcRoot string
+	// Self is the process whose tree Tasks counts when no cgroup counts
+	// tasks. Default: this process (os.Getpid()).
+	Self int
 }
 
 func (f FS) cgroupRoot() string { return cmp.Or(f.CgroupRoot, "/sys/fs/cgroup") }
@@ -200,9 +203,10 @@ func (f FS) ProcessLimit() (Reading, error) {
 }
 
 // Tasks returns how many processes and threads the container runs: cgroup
-// pids.current (v2, then v1), else the sum of the Threads of every process
-// in proc (in a container, its own; on a host, all of them: an
-// overestimate, which errs on the safe side).
+// pids.current (v2, then v1), else the threads of this process (Self) and
+// of all its descendants, read from proc: what `boiler start` and its
+// formation run. (Counting every process in proc would, on a host or a
+// laptop, charge the whole machine's threads to the formation's cap.)
 func (f FS) Tasks() (Reading, error) {
 	v2, v1 := f.selfCgroups()
 	root := f.cgroupRoot()
@@ -216,19 +220,67 @@ func (f FS) Tasks() (Reading, error) {
 	if err != nil {
 		return Reading{}, fmt.Errorf("counting processes: %w", err)
 	}
-	var total int64
+	children := make(map[int][]int)
+	threads := make(map[int]int64)
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || !e.IsDir() {
 			continue
 		}
-		st, err := f.Status(pid)
+		ppid, n, err := f.stat(pid)
 		if err != nil {
 			continue // it exited meanwhile
 		}
-		total += max(st.Threads, 1)
+		children[ppid] = append(children[ppid], pid)
+		threads[pid] = max(n, 1)
 	}
-	return Reading{Value: total, From: "threads in " + f.procRoot()}, nil
+	self := f.self()
+	total := threads[self]
+	seen := map[int]bool{self: true}
+	for queue := children[self]; len(queue) > 0; queue = queue[1:] {
+		pid := queue[0]
+		if seen[pid] { // pid reuse cannot loop the walk
+			continue
+		}
+		seen[pid] = true
+		total += threads[pid]
+		queue = append(queue, children[pid]...)
+	}
+	return Reading{Value: total, From: fmt.Sprintf("threads of pid %d and its descendants in %s", self, f.procRoot())}, nil
+}
+
+// self is the pid whose tree Tasks counts.
+func (f FS) self() int {
+	if f.Self != 0 {
+		return f.Self
+	}
+	return os.Getpid()
+}
+
+// stat reads a process's parent and thread count from /proc/<pid>/stat.
+func (f FS) stat(pid int) (ppid int, threads int64, _ error) {
+	data, err := os.ReadFile(filepath.Join(f.procRoot(), strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, 0, err
+	}
+	// "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("reading the stat of pid %d: no command name", pid)
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 18 {
+		return 0, 0, fmt.Errorf("reading the stat of pid %d: %d fields", pid, len(fields))
+	}
+	ppid, err = strconv.Atoi(fields[1])
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the stat of pid %d: parent %q", pid, fields[1])
+	}
+	threads, err = strconv.ParseInt(fields[17], 10, 64) // num_threads, field 20
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the stat of pid %d: threads %q", pid, fields[17])
+	}
+	return ppid, threads, nil
 }
 
 // Status is what the guard reads from /proc/<pid>/status.

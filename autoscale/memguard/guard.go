@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 
 	"github.com/doubleboiler/boiler/autoscale"
 )
@@ -133,11 +134,15 @@ type Options struct {
 	FS FS
 }
 
-// Guard applies [Allow] to the running container.
+// Guard applies [Allow] to the running container. One guard may protect
+// the targets of several process types: their scale-ups take turns (see
+// [Target.Set]), so two types cannot both spend the same room.
 type Guard struct {
 	opts    Options
 	limit   Reading
 	taskCap int64
+
+	turn sync.Mutex // held by a Target from its check to its change
 }
 
 // New reads the container's limits (once: they do not change while it
@@ -254,7 +259,12 @@ type Target struct {
 	f      Formation
 	g      *Guard
 	logger *slog.Logger
+
+	lastHeld heldKey // of the latest Set, zero when it was not held; guarded by g.turn
 }
+
+// heldKey identifies a hold, so the same hold again is not logged again.
+type heldKey struct{ current, desired, allowed int }
 
 // NewTarget wraps f with g. logger receives a line when the guard holds
 // back (nil: slog.Default()).
@@ -272,8 +282,13 @@ func NewTarget(f Formation, g *Guard, logger *slog.Logger) (*Target, error) {
 func (t *Target) Current(ctx context.Context) (int, error) { return t.f.Current(ctx) }
 
 // Set implements [autoscale.Target]: it sets as many of n workers as fit,
-// and returns a *HeldError when that is fewer than n.
+// and returns a *HeldError when that is fewer than n. A hold is logged at
+// Warn with its reason, and the same hold again (the same counts) at
+// Debug, so a container that stays full writes one line, not one per
+// decision. Targets sharing a guard run their Set one at a time.
 func (t *Target) Set(ctx context.Context, n int) error {
+	t.g.turn.Lock()
+	defer t.g.turn.Unlock()
 	cur, err := t.f.Current(ctx)
 	if err != nil {
 		return err
@@ -293,12 +308,18 @@ func (t *Target) Set(ctx context.Context, n int) error {
 			return err
 		}
 	}
-	if v.Held {
-		t.logger.LogAttrs(ctx, slog.LevelWarn, "memory guard holds back workers",
-			slog.Int("current", cur), slog.Int("desired", n), slog.Int("allowed", v.Allowed), slog.String("reason", v.Reason))
-		return &HeldError{Verdict: v}
+	if !v.Held {
+		t.lastHeld = heldKey{}
+		return nil
 	}
-	return nil
+	key, level := heldKey{cur, n, v.Allowed}, slog.LevelWarn
+	if key == t.lastHeld {
+		level = slog.LevelDebug
+	}
+	t.lastHeld = key
+	t.logger.LogAttrs(ctx, level, "memory guard holds back workers",
+		slog.Int("current", cur), slog.Int("desired", n), slog.Int("allowed", v.Allowed), slog.String("reason", v.Reason))
+	return &HeldError{Verdict: v}
 }
 
 var _ autoscale.Target = (*Target)(nil)

@@ -70,6 +70,11 @@ func status(rssKB, threads int) string {
 	return fmt.Sprintf("Name:\tpython\nState:\tS (sleeping)\nVmRSS:\t  %d kB\nThreads:\t%d\n", rssKB, threads)
 }
 
+// procStat is a /proc/<pid>/stat line.
+func procStat(pid int, comm string, ppid, threads int) string {
+	return fmt.Sprintf("%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 %d 0 1234 5678 90\n", pid, comm, ppid, pid, pid, threads)
+}
+
 func TestFSCgroupV2(t *testing.T) {
 	t.Parallel()
 	fs := fakeFS(t, map[string]string{
@@ -110,9 +115,14 @@ func TestFSCgroupV1(t *testing.T) {
 		"cgroup/memory/process_api/c513/memory.usage_in_bytes": "157286400\n",
 		"cgroup/memory/process_api/c513/memory.stat":           "cache 1\ntotal_inactive_file 52428800\n",
 		"proc/7/status":    status(10240, 3),
+		"proc/7/stat":      procStat(7, "boiler", 1, 3),
 		"proc/12/status":   status(2048, 1),
-		"proc/self/status": status(1, 1), // not a pid: not counted
+		"proc/12/stat":     procStat(12, "sh", 7, 1),
+		"proc/13/stat":     procStat(13, "a (b) c", 12, 5),  // a grandchild, odd name
+		"proc/30/stat":     procStat(30, "postgres", 1, 40), // not ours: not counted
+		"proc/self/status": status(1, 1),                    // not a pid: not counted
 	})
+	fs.Self = 7
 	lim, err := fs.MemoryLimit()
 	if err != nil || lim.Value != 256*mib || !strings.Contains(lim.From, "cgroup v1") {
 		t.Fatalf("MemoryLimit: %+v, %v; want 256 MiB from v1", lim, err)
@@ -123,8 +133,8 @@ func TestFSCgroupV1(t *testing.T) {
 	if r, err := fs.ProcessLimit(); err != nil || r.From != "" {
 		t.Fatalf("ProcessLimit: %+v, %v; want none", r, err)
 	}
-	if r, err := fs.Tasks(); err != nil || r.Value != 4 || !strings.Contains(r.From, "threads in") {
-		t.Fatalf("Tasks: %+v, %v; want 3+1 threads counted from proc", r, err)
+	if r, err := fs.Tasks(); err != nil || r.Value != 9 || !strings.Contains(r.From, "threads of pid 7 and its descendants") {
+		t.Fatalf("Tasks: %+v, %v; want 3+1+5 threads of pid 7's tree counted from proc", r, err)
 	}
 	if st, err := fs.Status(7); err != nil || st.RSS != 10*mib || st.Threads != 3 {
 		t.Fatalf("Status: %+v, %v", st, err)
@@ -155,8 +165,12 @@ func TestFSOnThisMachine(t *testing.T) {
 	if _, err := g.Check(1, 2, []Worker{{PID: os.Getpid()}}); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := (FS{}).Status(os.Getpid()); err != nil || st.RSS == 0 || st.Threads == 0 {
+	st, err := (FS{}).Status(os.Getpid())
+	if err != nil || st.RSS == 0 || st.Threads == 0 {
 		t.Fatalf("own status: %+v, %v", st, err)
+	}
+	if r, err := (FS{}).Tasks(); err != nil || r.Value < st.Threads {
+		t.Fatalf("Tasks: %+v, %v; want at least this process's %d threads", r, err, st.Threads)
 	}
 }
 
@@ -249,6 +263,17 @@ func TestTargetSetsWhatFitsAndLogs(t *testing.T) {
 	if !strings.Contains(log.String(), "memory guard holds back workers") || !strings.Contains(log.String(), "allowed=3") {
 		t.Fatalf("log: %s", log.String())
 	}
+	// Full now (the new workers use 35 MB): held at 3, logged once; the
+	// same hold again is not logged at Warn.
+	writeFiles(t, filepath.Dir(fs.CgroupRoot), map[string]string{"cgroup/memory.current": fmt.Sprint(75 * mib)})
+	for range 2 {
+		if err := tg.Set(t.Context(), 8); !errors.As(err, &held) || f.count != 3 {
+			t.Fatalf("Set(8) when full: %v, count %d", err, f.count)
+		}
+	}
+	if n := strings.Count(log.String(), "memory guard holds back workers"); n != 2 {
+		t.Fatalf("%d hold lines, want 2 (1 → 3, then 3 held at 3 once):\n%s", n, log.String())
+	}
 	// Scaling down is never held.
 	if err := tg.Set(t.Context(), 1); err != nil || f.count != 1 {
 		t.Fatalf("Set(1): %v, count %d", err, f.count)
@@ -258,5 +283,22 @@ func TestTargetSetsWhatFitsAndLogs(t *testing.T) {
 	}
 	if _, err := NewTarget(nil, g, nil); err == nil {
 		t.Fatal("nil formation: no error")
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{
+		"536870912": 512 * mib, "512MB": 512 * mib, "512m": 512 * mib, "512 MiB": 512 * mib, "1.5G": 1536 * mib,
+		"1gb": 1024 * mib, "64K": 64 << 10, "2T": 2 << 40, "0": 0, "100b": 100,
+	} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MB", "512XB", "-1G", "lots", "1e30G", "512 iB", "NaN"} {
+		if _, err := ParseBytes(in); err == nil || !strings.Contains(err.Error(), "memory size") {
+			t.Errorf("ParseBytes(%q): %v, want an error naming the size", in, err)
+		}
 	}
 }
