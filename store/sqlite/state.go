@@ -71,25 +71,11 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 		cs := counts{}
 		var flat []any
 		byID := make(map[int64]int, min(len(params), bigChunk))
-		// Chunks of up to bigChunk entries, one statement each, in order;
-		// a chunk ends before an ID it already holds, so an entry naming
-		// a job twice sees the first entry's outcome, as if one by one.
-		for off := 0; off < len(params); {
-			clear(byID)
-			n := chunkSize(len(params) - off)
-			for k := off; k < off+n; k++ {
-				if _, dup := byID[params[k].ID]; dup {
-					n = k - off
-					break
-				}
-				byID[params[k].ID] = k
-			}
-			n = chunkSize(n)
-			clear(byID)
+		for off, n := 0, 0; off < len(params); off += n {
+			n = setStateChunk(params[off:], byID)
 			flat = flat[:0]
-			for k := off; k < off+n; k++ {
-				byID[params[k].ID] = k
-				flat = append(flat, args[k]...)
+			for _, a := range args[off : off+n] {
+				flat = append(flat, a...)
 			}
 			err := queryEach(ctx, ts, setStateSQL(n), flat, func(rows *sql.Rows) error {
 				var id int64
@@ -97,7 +83,7 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 				if err := rows.Scan(&id, &queue); err != nil {
 					return err
 				}
-				k := byID[id]
+				k := off + byID[id]
 				applied[k] = true
 				cs.move(queue, store.StateRunning, params[k].State, 1)
 				return nil
@@ -105,7 +91,6 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 			if err != nil {
 				return fmt.Errorf("jobs %d to %d: %w", params[off].ID, params[off+n-1].ID, err)
 			}
-			off += n
 		}
 		return cs.flush(ctx, ts)
 	})
@@ -113,6 +98,28 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 		return nil, fmt.Errorf("setting job states: %w", err)
 	}
 	return applied, nil
+}
+
+// setStateChunk returns how many entries of ps, from the first, go in the
+// next statement, and fills byID with their IDs (ID -> index in ps): a
+// chunk size (see chunkSize) whose entries name distinct jobs. A chunk
+// ends before an ID it already holds, so an entry naming a job twice sees
+// the first entry's outcome, as if they were applied one by one.
+func setStateChunk(ps []*store.JobSetStateParams, byID map[int64]int) int {
+	clear(byID)
+	distinct := 0
+	for _, p := range ps[:chunkSize(len(ps))] {
+		if _, dup := byID[p.ID]; dup {
+			break
+		}
+		byID[p.ID] = distinct
+		distinct++
+	}
+	n := chunkSize(distinct)
+	for _, p := range ps[n:distinct] {
+		delete(byID, p.ID)
+	}
+	return n
 }
 
 // setStateArgs validates params and returns the arguments of setStateSQL

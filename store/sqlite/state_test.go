@@ -124,6 +124,28 @@ func TestSetStateSameJobTwiceInOneBatch(t *testing.T) {
 	if err != nil || got.State != store.StateDiscarded {
 		t.Fatalf("job named twice: %v, %v; want the first entry's state discarded", got, err)
 	}
+
+	// In a batch of several chunks: entry 60 names entry 10's job again.
+	for range 149 {
+		insertOne(t, s, "default", t0)
+	}
+	jobs = fetchAll(t, s, "w", 149)
+	var params []*store.JobSetStateParams
+	for i := range 150 {
+		j := jobs[min(i, 148)]
+		if i == 60 {
+			j = jobs[10]
+		}
+		params = append(params, &store.JobSetStateParams{ID: j.ID, Owner: "w", Attempt: j.Attempt, State: store.StateCompleted, Now: t0})
+	}
+	if applied, err = s.JobSetStateIfRunningMany(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	for i, ok := range applied {
+		if want := i != 60 && i != 149; ok != want {
+			t.Fatalf("batch of 150 naming two jobs twice: entry %d applied %v, want %v", i, ok, want)
+		}
+	}
 	checkCounts(t, s)
 }
 
