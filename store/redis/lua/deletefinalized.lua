@@ -1,7 +1,7 @@
 -- deletefinalized: JobDeleteFinalized. ARGV: state, before, limit.
 -- Returns how many jobs it deleted.
 local st, before, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local ids = redis.call('ZRANGEBYSCORE', P .. 'finalized:' .. st, '-inf', '(' .. before,
+local ids = redis.call('ZRANGEBYSCORE', finkey(st), '-inf', '(' .. before,
   'LIMIT', 0, limit)
 for _, id in ipairs(ids) do
   local j = load(id)
@@ -10,7 +10,7 @@ for _, id in ipairs(ids) do
     release_unique(id, j[F_UKEY])
     redis.call('DEL', jobkey(id))
   else
-    push(batch.zrem, P .. 'finalized:' .. st, id)
+    push(batch.zrem, finkey(st), id)
   end
 end
 flush()

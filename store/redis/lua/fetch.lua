@@ -29,7 +29,7 @@ end
 
 -- The indexes of running jobs, filled in the loop (the hot path, inlined).
 local running, leases, owned = list(batch.zadd, statekey('running')), list(batch.zadd, K_LEASES),
-  list(batch.sadd, P .. 'owner:' .. owner)
+  list(batch.sadd, ownerkey(owner))
 local out = {}
 for i = 6, #ARGV do
   if #out >= limit then break end

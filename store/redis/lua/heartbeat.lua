@@ -1,7 +1,7 @@
 -- heartbeat: JobHeartbeat. ARGV: owner, lease_expires_at.
 -- Returns {extended, {ids of jobs whose cancellation was requested}}.
 local owner, lease = ARGV[1], ARGV[2]
-local okey = P .. 'owner:' .. owner
+local okey = ownerkey(owner)
 local extended, cancel = 0, {}
 local leases = list(batch.zadd, K_LEASES)
 for _, id in ipairs(redis.call('SMEMBERS', okey)) do

@@ -14,8 +14,33 @@ local K_INSERTS = P .. 'inserts'
 local ZEROS = '0000000000000000'
 
 local function jobkey(id) return P .. 'job:' .. id end
-local function qkey(q, suffix) return P .. 'queue:' .. q .. ':' .. suffix end
-local function statekey(st) return P .. 'state:' .. st end
+
+-- The other key names are built once per script run and kept in tables
+-- (concatenation allocates; the hot loops ask for the same few keys again
+-- and again).
+local function cache(build)
+  local t = {}
+  return function(x)
+    local k = t[x]
+    if not k then
+      k = build(x)
+      t[x] = k
+    end
+    return k
+  end
+end
+local qkeys = {}
+local function qkey(q, suffix)
+  local f = qkeys[suffix]
+  if not f then
+    f = cache(function(x) return P .. 'queue:' .. x .. ':' .. suffix end)
+    qkeys[suffix] = f
+  end
+  return f(q)
+end
+local statekey = cache(function(st) return P .. 'state:' .. st end)
+local ownerkey = cache(function(owner) return P .. 'owner:' .. owner end)
+local finkey = cache(function(st) return P .. 'finalized:' .. st end)
 
 -- The member of a job in its queue's available set. The set's score is
 -- -priority, so ZPOPMIN takes the highest priority first; members of equal
@@ -90,10 +115,10 @@ local function unindex(id, st, q, run_at, owner)
     if st ~= 'available' then push(batch.zrem, qkey(q, st), id) end
   elseif st == 'running' then
     push(batch.zrem, K_LEASES, id)
-    push(batch.srem, P .. 'owner:' .. owner, id)
+    push(batch.srem, ownerkey(owner), id)
     incr(q, 'running', -1)
   else
-    push(batch.zrem, P .. 'finalized:' .. st, id)
+    push(batch.zrem, finkey(st), id)
     incr(q, st, -1)
   end
 end
@@ -108,10 +133,10 @@ local function index(id, st, q, sc, run_at, lease, owner, fin)
     push(batch.zadd, qkey(q, st), run_at, id)
   elseif st == 'running' then
     push(batch.zadd, K_LEASES, lease, id)
-    push(batch.sadd, P .. 'owner:' .. owner, id)
+    push(batch.sadd, ownerkey(owner), id)
     incr(q, 'running', 1)
   else
-    push(batch.zadd, P .. 'finalized:' .. st, fin, id)
+    push(batch.zadd, finkey(st), fin, id)
     incr(q, st, 1)
   end
 end

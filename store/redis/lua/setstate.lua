@@ -18,7 +18,7 @@ for i = 0, n - 1 do
     -- Out of running (unindex, inlined).
     running[#running + 1] = id
     leases[#leases + 1] = id
-    push(batch.srem, P .. 'owner:' .. owner, id)
+    push(batch.srem, ownerkey(owner), id)
     incr(q, 'running', -1)
     local fields = { 'state', st, 'lease_owner', '', 'lease_expires_at', '' }
     if is_final(st) then
