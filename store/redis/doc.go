@@ -56,6 +56,17 @@
 // key hashes to one slot. Key eviction must be off (maxmemory-policy
 // noeviction, the default of Heroku Redis): an evicted job is a lost job.
 //
+// A job takes about 700 bytes of Redis memory with small args (measured:
+// 20,000 no-op jobs, queued or completed), plus its args. Completed jobs
+// stay for the worker's retention period (24 h by default), so a small
+// plan fills up with finished jobs first: at 25 MB, about 30,000 of them.
+// Shorten the retention on a small Redis.
+//
+// A Store's connections: go-redis's pool (at most 10 per CPU, a handful
+// in use), its pipeline pool (at most 10), and one for ListenInserts.
+// Lower them with the URL parameters pool_size and pipeline_pool_size on a
+// plan with a small connection limit.
+//
 // # Durability: when Redis restarts
 //
 // Redis keeps its data in memory. What survives a restart of the Redis
