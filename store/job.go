@@ -70,9 +70,9 @@ type Job struct {
 	Timeout time.Duration `json:"timeout"`
 
 	EnqueuedAt  time.Time `json:"enqueued_at"`
-	RunAt       time.Time `json:"run_at"`                 // when the job is (or was) due
-	AttemptedAt time.Time `json:"attempted_at,omitzero"`  // start of the latest attempt
-	FinalizedAt time.Time `json:"finalized_at,omitzero"`  // when it reached a final state
+	RunAt       time.Time `json:"run_at"`                // when the job is (or was) due
+	AttemptedAt time.Time `json:"attempted_at,omitzero"` // start of the latest attempt
+	FinalizedAt time.Time `json:"finalized_at,omitzero"` // when it reached a final state
 
 	UniqueKey   string    `json:"unique_key,omitempty"`
 	UniqueUntil time.Time `json:"unique_until,omitzero"` // zero: unique while not finalized
