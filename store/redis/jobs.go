@@ -34,10 +34,9 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 	}
 	args := make([]any, 0, 2+11*len(params.Jobs))
 	args = append(args, now, len(params.Jobs))
-	runAts := make([]string, len(params.Jobs))
 	for i, p := range params.Jobs {
-		state, runAt := insertState(p, params)
-		runAts[i], err = encodeTime(runAt, "RunAt")
+		state, at := insertState(p, params)
+		runAt, err := encodeTime(at, "RunAt")
 		if err != nil {
 			return nil, fmt.Errorf("inserting job %d (%s): %w", i, p.Kind, err)
 		}
@@ -46,7 +45,7 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 			return nil, fmt.Errorf("inserting job %d (%s): %w", i, p.Kind, err)
 		}
 		args = append(args, p.Kind, p.Queue, p.Priority, -p.Priority, string(p.Args), p.MaxAttempts,
-			int64(p.Timeout), string(state), runAts[i], p.UniqueKey, until)
+			int64(p.Timeout), string(state), runAt, p.UniqueKey, until)
 	}
 	raw, err := s.scripts.insert.Run(ctx, s.client, s.keys, args...).Result()
 	if err != nil {
