@@ -280,31 +280,12 @@ and hands the rest back. Decisions are logged as "boiler | " lines.`,
 				return err
 			}
 			if plan != nil {
-				// The scalers stop at the first stop signal: a supervisor
-				// that is stopping refuses to scale.
 				logger := autoscaleLogger(newSystemLines(out, logWidth(entries, counts, plan), color, timestamps))
-				ics, err := newInContainerScaler(cmd.Context(), plan, as.store, sup, logger)
+				stopScaling, err := startInContainerScaler(cmd.Context(), plan, as.store, sup, logger)
 				if err != nil {
 					return err
 				}
-				defer ics.close()
-				stopSigs := make(chan os.Signal, 1)
-				signal.Notify(stopSigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-				defer signal.Stop(stopSigs)
-				ctx, cancel := context.WithCancel(cmd.Context())
-				scaled := make(chan struct{})
-				go func() {
-					defer close(scaled)
-					ics.run(ctx, sup)
-				}()
-				go func() {
-					select {
-					case <-stopSigs:
-						cancel()
-					case <-ctx.Done():
-					}
-				}()
-				defer func() { cancel(); <-scaled }()
+				defer stopScaling()
 			}
 			err = sup.Run(cmd.Context(), sigs)
 			if ee := (*supervisor.ExitError)(nil); errors.As(err, &ee) {
@@ -539,6 +520,38 @@ func newInContainerScaler(ctx context.Context, plan *autoscalePlan, sf *storeFla
 			"min_interval", opts.MinInterval, "memory_limit", limit, "max_memory", "80%", "process_cap", guard.TaskCap())
 	}
 	return ics, nil
+}
+
+// startInContainerScaler builds the scalers of plan and runs them in the
+// background once sup runs. They stop at the first stop signal (a
+// supervisor that is stopping refuses to scale), or when ctx ends, or
+// when stop is called; stop waits for them and closes the store.
+func startInContainerScaler(ctx context.Context, plan *autoscalePlan, sf *storeFlag, sup incontainer.Supervisor, logger *slog.Logger) (stop func(), _ error) {
+	ics, err := newInContainerScaler(ctx, plan, sf, sup, logger)
+	if err != nil {
+		return nil, err
+	}
+	stopSigs := make(chan os.Signal, 1)
+	signal.Notify(stopSigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ics.run(ctx, sup)
+	}()
+	go func() {
+		select {
+		case <-stopSigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		signal.Stop(stopSigs)
+		ics.close()
+	}, nil
 }
 
 // run starts the scalers once sup runs, and stops them when ctx ends.

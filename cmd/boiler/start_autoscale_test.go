@@ -118,7 +118,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // with 2,000 jobs of 50 ms grows to 4 workers at once, keeps them through
 // the drain, and returns to 1 only after the backlog has allowed it for
 // the stabilization window; it stops the highest-numbered workers, and no
-// job is lost.
+// job is lost. It runs as a subreaper: nothing the autoscaler does may reap
+// (steal) a worker's exit status from the supervisor.
 func TestStartAutoscaleGrowsAndShrinks(t *testing.T) {
 	t.Parallel()
 	const window = 2 * time.Second
@@ -126,7 +127,7 @@ func TestStartAutoscaleGrowsAndShrinks(t *testing.T) {
 		"--autoscale-interval", "200ms", "--autoscale-window", window.String(), "--autoscale-min-interval", "500ms",
 		// No memory or process guard here (TestStartAutoscaleMemoryGuardHolds
 		// has one): a CI container's own limits must not hold this test.
-		"--memory-limit", "1T", "--process-cap", "0")
+		"--memory-limit", "1T", "--process-cap", "0", "--subreaper")
 	b.boiler.waitOutput(t, "reason=\"backlog 0 at 100 per worker needs 0, raised to min 1: keeping 1\"")
 
 	const jobs = 2000
@@ -180,6 +181,8 @@ func TestStartAutoscaleGrowsAndShrinks(t *testing.T) {
 		"needs 20, capped at max 4: scale up 1 → 4",
 		"within the stabilization window (2s): keeping 4",
 		"worker.4: stopping (scaled down)",
+		"worker.4 stopped (exit status 0)",
+		"worker.2 stopped (exit status 0)",
 		"action=down",
 	} {
 		if !strings.Contains(out, want) {
