@@ -10,14 +10,15 @@
 // error; the autoscaler decides again at its next tick, so no decision is
 // lost.
 //
-// Scaling down through the platform cannot choose which dynos stop:
-// Heroku stops the highest-numbered ones (worker.5, then worker.4), busy or
-// idle. Each gets SIGTERM and, 30 seconds later, SIGKILL. A boiler worker
-// stops fetching on SIGTERM, lets running jobs finish within its shutdown
-// timeout (25 s, inside Heroku's 30) and hands the unfinished ones back
-// without charging an attempt; a job killed by SIGKILL is rescued when its
-// lease expires and runs again. Scaling inside the container
-// (boiler start --autoscale) can pick an idle worker instead.
+// Scaling down through the platform cannot choose which dynos stop: the
+// API takes a count, and Heroku picks the dynos, busy or idle. Every
+// process of a stopped dyno gets SIGTERM and, 30 seconds later, SIGKILL. A
+// boiler worker stops fetching on SIGTERM, lets running jobs finish within
+// its shutdown timeout (25 s, inside Heroku's 30) and hands the unfinished
+// ones back without charging an attempt; a job killed by SIGKILL is
+// rescued when its lease expires and runs again. Scaling inside the
+// container (boiler start --autoscale) chooses the process itself (the
+// highest-numbered instance) and its stop timeout (-t).
 package heroku
 
 import (
