@@ -189,6 +189,9 @@ func requireMultiProcess(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("multi-process test: no go command to build cmd/boiler")
 	}
+	if _, err := boilerBinary(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Three worker processes drain 20,000 jobs; each completes exactly once
@@ -219,7 +222,7 @@ func TestThreeProcessesDrainEveryJobExactlyOnce(t *testing.T) {
 			t.Fatalf("job %d: state %s, attempt %d, errors %v; want completed at its first attempt", j.ID, j.State, j.Attempt, j.Errors)
 		}
 	}
-	t.Logf("3 processes drained %d jobs in %s (%.0f jobs/s, start-up included)", n, elapsed.Round(time.Millisecond), n/elapsed.Seconds())
+	t.Logf("3 processes drained %d jobs in %s (%.0f jobs/s, process start included)", n, elapsed.Round(time.Millisecond), n/elapsed.Seconds())
 }
 
 // A worker process killed with SIGKILL mid-run loses no job: its leased
