@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,8 +18,36 @@ import (
 	"github.com/doubleboiler/boiler/store/postgres"
 )
 
+// boilerBin is the boiler binary the multi-process tests run, built once
+// by TestMain; boilerBuildErr says why it could not be built.
+var boilerBin, boilerBuildErr = "", error(nil)
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	os.Exit(runTests(m))
+}
+
+// runTests builds the boiler binary, runs the tests and checks that no
+// goroutine outlived them.
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "boiler-postgres-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	boilerBin = filepath.Join(dir, "boiler")
+	out, err := exec.Command("go", "build", "-o", boilerBin, "github.com/doubleboiler/boiler/cmd/boiler").CombinedOutput()
+	if err != nil {
+		boilerBuildErr = fmt.Errorf("go build ./cmd/boiler: %v\n%s", err, out)
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }
 
 // testURL is the server the tests use: BOILER_TEST_POSTGRES_URL, or the
