@@ -26,38 +26,59 @@ type runningJob struct {
 // before it exits.
 const executorIdle = 5 * time.Second
 
-// startJob hands job to an idle executor goroutine, or to a new one. It
-// is called by the fetch loop, which counts the slot before it looks for
-// free slots again.
+// dispatch takes the jobs of one fetch: each starts at once on a free
+// slot (an idle executor goroutine, or a new one), or, when every slot is
+// taken, waits in the buffer for the next executor that finishes (see
+// WorkerOptions.Prefetch). It is called by the fetch loop, which counts
+// the slots and the buffer before it fetches again.
 //
 // Executors outlive their job: a fresh goroutine starts with a small
 // stack, and growing it (JSON decoding alone needs several kilobytes)
 // cost about half of the worker's time per job when each job had its own
 // goroutine. An idle executor exits after executorIdle, so a worker that
 // was busy gives its memory back.
-func (w *Worker) startJob(job *JobRow) {
-	// Not derived from hardCtx: a hundred goroutines registering children
-	// with one parent contend on its lock. Stop cancels each job instead.
-	ctx, cancel := context.WithCancelCause(w.baseCtx)
-	rj := &runningJob{row: job, cancel: cancel, ctx: ctx}
+func (w *Worker) dispatch(jobs []*JobRow) {
+	if len(jobs) == 0 {
+		return
+	}
+	start := make([]*runningJob, 0, len(jobs))
 	w.mu.Lock()
-	w.running[job.ID] = rj
+	for _, job := range jobs {
+		// Not derived from hardCtx: a hundred goroutines registering
+		// children with one parent contend on its lock. Stop cancels each
+		// job instead.
+		ctx, cancel := context.WithCancelCause(w.baseCtx)
+		rj := &runningJob{row: job, cancel: cancel, ctx: ctx}
+		w.running[job.ID] = rj
+		if w.busy < w.opts.Concurrency {
+			w.busy++
+			start = append(start, rj)
+		} else {
+			w.buffer = append(w.buffer, rj)
+		}
+	}
+	w.active.Store(int64(w.busy))
+	w.buffered.Store(int64(len(w.buffer)))
 	w.mu.Unlock()
-	w.active.Add(1)
-	select {
-	case w.idle <- rj:
-	default:
-		go w.executor(rj)
+	for _, rj := range start {
+		select {
+		case w.idle <- rj:
+		default:
+			go w.executor(rj)
+		}
 	}
 }
 
-// executor runs rj, then the jobs handed to it, until it has been idle
-// for executorIdle or the worker has stopped.
+// executor runs rj, then the buffered jobs and the jobs handed to it,
+// until it has been idle for executorIdle or the worker has stopped.
 func (w *Worker) executor(rj *runningJob) {
 	timer := time.NewTimer(executorIdle)
 	defer timer.Stop()
 	for {
 		w.execute(rj.ctx, rj)
+		if rj = w.jobDone(rj); rj != nil {
+			continue // the slot goes on to a buffered job
+		}
 		timer.Reset(executorIdle)
 		select {
 		case rj = <-w.idle:
@@ -70,19 +91,26 @@ func (w *Worker) executor(rj *runningJob) {
 }
 
 // execute runs one job's handler and hands its outcome to the completer.
+// A job whose context is already done when its turn comes (a person
+// cancelled it while it waited in the buffer) is not run: its outcome is
+// decided as if its handler had returned the cancellation's cause.
 func (w *Worker) execute(ctx context.Context, rj *runningJob) {
-	defer w.jobDone(rj)
 	timeout := rj.row.Timeout
 	if timeout == 0 {
 		timeout = w.opts.JobTimeout
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errJobTimeout)
-		defer cancel()
+	var err error
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+	} else {
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(ctx, timeout, errJobTimeout)
+			defer cancel()
+		}
+		row := *rj.row // the handler's copy: the guard fields stay intact
+		err = w.reg.run(ctx, &row)
 	}
-	row := *rj.row // the handler's copy: the guard fields stay intact
-	err := w.reg.run(ctx, &row)
 	res := (&attemptResult{
 		row: rj.row, err: err, cause: contextCause(ctx), timeout: timeout,
 		now: w.now(), backoff: w.opts.Backoff,
@@ -94,16 +122,60 @@ func (w *Worker) execute(ctx context.Context, rj *runningJob) {
 	w.record(rj.row, err, res)
 }
 
-// jobDone frees the job's slot.
-func (w *Worker) jobDone(rj *runningJob) {
+// jobDone frees rj's slot, or hands it to the first buffered job, which
+// it returns (nil when none waits).
+func (w *Worker) jobDone(rj *runningJob) *runningJob {
 	rj.cancel(nil)
+	var next *runningJob
 	w.mu.Lock()
 	delete(w.running, rj.row.ID)
+	if len(w.buffer) > 0 {
+		next = w.buffer[0]
+		w.buffer[0] = nil
+		w.buffer = w.buffer[1:]
+		if len(w.buffer) == 0 {
+			w.buffer = nil // let the backing array go
+		}
+		w.buffered.Store(int64(len(w.buffer)))
+	} else {
+		w.busy--
+		w.active.Store(int64(w.busy))
+	}
 	w.mu.Unlock()
-	w.active.Add(-1)
 	select {
 	case w.finished <- struct{}{}:
 	default:
+	}
+	return next
+}
+
+// releaseBuffered releases the jobs waiting in the buffer (at Stop): they
+// become available again at once, their attempt undone, and no executor
+// can take them any more. It returns how many it released.
+func (w *Worker) releaseBuffered() int {
+	w.mu.Lock()
+	buf := w.buffer
+	w.buffer = nil
+	w.buffered.Store(0)
+	for _, rj := range buf {
+		delete(w.running, rj.row.ID)
+	}
+	w.mu.Unlock()
+	now := w.now()
+	for _, rj := range buf {
+		rj.claimed.Store(true)
+		rj.cancel(errWorkerShutdown)
+		w.completer.AddNoWait(releaseParams(rj.row, now))
+	}
+	return len(buf)
+}
+
+// releaseParams hands a leased job back: available at now, its attempt
+// undone.
+func releaseParams(row *JobRow, now time.Time) *store.JobSetStateParams {
+	return &store.JobSetStateParams{
+		ID: row.ID, Owner: row.LeaseOwner, Attempt: row.Attempt,
+		State: store.StateAvailable, Now: now, RunAt: now, UndoAttempt: true,
 	}
 }
 
@@ -193,10 +265,7 @@ func (w *Worker) releaseAll() {
 			continue
 		}
 		n++
-		w.completer.AddNoWait(&store.JobSetStateParams{
-			ID: rj.row.ID, Owner: rj.row.LeaseOwner, Attempt: rj.row.Attempt,
-			State: store.StateAvailable, Now: now, RunAt: now, UndoAttempt: true,
-		})
+		w.completer.AddNoWait(releaseParams(rj.row, now))
 	}
 	if n > 0 {
 		w.log.Warn("released jobs whose handler ignored the cancellation; their goroutines may still be running",

@@ -17,9 +17,10 @@ type insertListener interface {
 	ListenInserts(ctx context.Context) (<-chan string, error)
 }
 
-// Fetch pacing. When the free slots are fewer than half a batch, the
-// worker waits up to fetchCooldown for more to free up, so a busy worker
-// fetches in batches rather than one job per finished job. Fetch errors
+// Fetch pacing. When the room for jobs (free slots and free places in
+// the prefetch buffer) is less than half a batch, the worker waits up to
+// fetchCooldown for more to free up, so a busy worker fetches in batches
+// rather than one job per finished job. Fetch errors
 // back off from fetchRetryMin to fetchRetryMax.
 const (
 	fetchCooldown = 5 * time.Millisecond
@@ -27,10 +28,11 @@ const (
 	fetchRetryMax = 5 * time.Second
 )
 
-// fetchLoop fetches jobs until ctx is done. It fetches when it has free
-// slots and a reason to believe jobs are due: at start, on a poll tick, on
-// an insert notification for one of its queues, or because the previous
-// fetch came back full. A store error is logged and retried with backoff;
+// fetchLoop fetches jobs until ctx is done. It fetches when it has room
+// (free slots, or free places in the prefetch buffer) and a reason to
+// believe jobs are due: at start, on a poll tick, on an insert
+// notification for one of its queues, or because the previous fetch came
+// back full. A store error is logged and retried with backoff;
 // it never ends the loop.
 func (w *Worker) fetchLoop(ctx context.Context, notify <-chan string) {
 	defer close(w.fetchDone)
@@ -47,11 +49,12 @@ func (w *Worker) fetchLoop(ctx context.Context, notify <-chan string) {
 		halfBatch = max(w.opts.FetchBatch/2, 1)
 	)
 	for {
-		free := w.opts.Concurrency - int(w.active.Load())
+		// Room for jobs: the free slots, and the buffer's (Prefetch).
+		free := w.opts.Concurrency + w.opts.Prefetch - int(w.active.Load()) - int(w.buffered.Load())
 		if now := time.Now(); want && free > 0 && !now.Before(retryAt) {
 			since := now.Sub(lastFetch)
 			if free < halfBatch && since < fetchCooldown {
-				timer.Reset(fetchCooldown - since) // let more slots free up
+				timer.Reset(fetchCooldown - since) // let more room free up
 			} else {
 				limit := min(free, w.opts.FetchBatch)
 				n, err := w.fetch(order.next(), limit)
@@ -104,9 +107,7 @@ func (w *Worker) fetch(queues []string, limit int) (int, error) {
 		Now:            now,
 		LeaseExpiresAt: now.Add(w.opts.LeaseFor),
 	})
-	for _, job := range jobs {
-		w.startJob(job)
-	}
+	w.dispatch(jobs)
 	return len(jobs), err
 }
 

@@ -19,6 +19,7 @@ func TestWorkerOptionsDefaults(t *testing.T) {
 		{"Queues", o.Queues, []QueueWeight{{"default", 1}}},
 		{"Concurrency", o.Concurrency, 100},
 		{"FetchBatch", o.FetchBatch, 100},
+		{"Prefetch", o.Prefetch, 100},
 		{"LeaseFor", o.LeaseFor, 30 * time.Second},
 		{"ShutdownTimeout", o.ShutdownTimeout, 25 * time.Second},
 		{"JobTimeout", o.JobTimeout, time.Minute},
@@ -39,8 +40,11 @@ func TestWorkerOptionsDefaults(t *testing.T) {
 		t.Errorf("two workers got the same default ID %q", o.ID)
 	}
 	small, _ := (&WorkerOptions{Concurrency: 8, Queues: []QueueWeight{{Name: "a"}}}).withDefaults()
-	if small.FetchBatch != 8 || small.Queues[0].Weight != 1 {
-		t.Errorf("FetchBatch = %d (want Concurrency 8), weight = %d (want 1)", small.FetchBatch, small.Queues[0].Weight)
+	if small.FetchBatch != 8 || small.Prefetch != 8 || small.Queues[0].Weight != 1 {
+		t.Errorf("FetchBatch = %d, Prefetch = %d (want Concurrency 8), weight = %d (want 1)", small.FetchBatch, small.Prefetch, small.Queues[0].Weight)
+	}
+	if noPrefetch, err := (&WorkerOptions{Prefetch: -1}).withDefaults(); err != nil || noPrefetch.Prefetch != 0 {
+		t.Errorf("Prefetch -1 must mean none: %v, Prefetch = %d", err, noPrefetch.Prefetch)
 	}
 	none, err := (&WorkerOptions{JobTimeout: -1, Retention: -1, DiscardedRetention: -1}).withDefaults()
 	if err != nil || none.JobTimeout != -1 || none.Retention != -1 || none.DiscardedRetention != -1 {
@@ -72,6 +76,7 @@ func TestWorkerOptionsValidate(t *testing.T) {
 	}{
 		{WorkerOptions{Concurrency: -1}, "Concurrency must be positive"},
 		{WorkerOptions{FetchBatch: -5}, "FetchBatch must be positive"},
+		{WorkerOptions{Prefetch: -2}, "Prefetch must be positive or -1"},
 		{WorkerOptions{LeaseFor: 10 * time.Millisecond}, "LeaseFor must be at least 100ms"},
 		{WorkerOptions{ShutdownTimeout: -time.Second}, "ShutdownTimeout must not be negative"},
 		{WorkerOptions{JobTimeout: -2 * time.Second}, "JobTimeout must be positive or -1"},

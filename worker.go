@@ -62,11 +62,18 @@ type Worker struct {
 	started     bool
 	stopDone    chan struct{} // closed when Stop has finished
 
-	// Jobs in progress, owned by the fetch loop (adds) and the jobs'
-	// goroutines (removals).
+	// Jobs leased and not finished, owned by the fetch loop (adds, see
+	// dispatch) and the executors (removals, see jobDone). Guarded by mu:
+	// running holds them all by ID (running or buffered), buffer the
+	// prefetched ones waiting for a slot, in fetch order, and busy counts
+	// the used slots. active and buffered mirror busy and len(buffer) for
+	// readers that do not take mu.
 	mu       sync.Mutex
 	running  map[int64]*runningJob
-	active   atomic.Int64     // jobs fetched and not yet finished: the used slots
+	buffer   []*runningJob
+	busy     int
+	active   atomic.Int64
+	buffered atomic.Int64
 	finished chan struct{}    // a job finished (capacity 1: coalesced)
 	idle     chan *runningJob // idle executors wait on it for their next job
 	quit     chan struct{}    // closed at the end of Stop: idle executors exit
@@ -109,7 +116,7 @@ func NewWorker(s store.Store, r *Registry, opts *WorkerOptions) (*Worker, error)
 		Store:             s,
 		Owner:             o.ID,
 		LeaseFor:          o.LeaseFor,
-		Active:            func() bool { return w.active.Load() > 0 || w.completer.Pending() > 0 },
+		Active:            func() bool { return w.active.Load() > 0 || w.buffered.Load() > 0 || w.completer.Pending() > 0 },
 		OnCancelRequested: w.cancelRequested,
 		Clock:             o.Clock,
 		Logger:            w.log,
@@ -211,7 +218,9 @@ func (w *Worker) Run(ctx context.Context) error {
 //
 //  1. The rescuer and the cleaner stop, and the fetch loop stops: no new
 //     work. (A fetch in flight finishes, so the jobs it leased are run or
-//     released, not stranded until their lease expires.)
+//     released, not stranded until their lease expires.) The prefetched
+//     jobs waiting for a slot are released at once (available again,
+//     their attempt undone): they never run here.
 //  2. Running jobs get until ShutdownTimeout (or ctx, if it is done
 //     sooner) to finish; their outcomes are recorded as usual.
 //  3. Then the contexts of the jobs still running are cancelled. Those
@@ -270,6 +279,9 @@ func (w *Worker) Stop(ctx context.Context) error {
 		<-w.fetchDone
 	}
 	w.stopListen()
+	if n := w.releaseBuffered(); n > 0 {
+		w.log.Info("worker stopping: released prefetched jobs", slog.Int("jobs", n))
+	}
 
 	// 2. Let running jobs finish.
 	if n := w.active.Load(); n > 0 {

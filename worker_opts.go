@@ -34,6 +34,17 @@ type WorkerOptions struct {
 	// FetchBatch is the most jobs one fetch takes. Default
 	// min(Concurrency, 100).
 	FetchBatch int
+	// Prefetch is how many leased jobs the worker keeps waiting beyond
+	// the Concurrency it runs, so a job that finishes is followed at once
+	// by a waiting one while the next fetch runs in the background,
+	// instead of every slot waiting for a fetch. Waiting jobs are leased
+	// (their leases are extended like the running ones'); at Stop they are
+	// released at once, no attempt charged, and never run. Default
+	// FetchBatch; -1: none (a worker fetches only for its free slots).
+	//
+	// Prefetched jobs wait for a slot of this worker even if another
+	// worker is idle: with few long jobs, lower it or set -1.
+	Prefetch int
 	// LeaseFor is how long a fetched job is leased to this worker; the
 	// worker extends its leases every LeaseFor/3 while it runs, and jobs
 	// of a worker that died run again about LeaseFor after its last
@@ -110,6 +121,12 @@ func (o *WorkerOptions) withDefaults() (*WorkerOptions, error) {
 	if w.FetchBatch == 0 {
 		w.FetchBatch = min(w.Concurrency, defaultMaxFetchBatch)
 	}
+	switch w.Prefetch {
+	case 0:
+		w.Prefetch = w.FetchBatch
+	case -1:
+		w.Prefetch = 0
+	}
 	setDuration(&w.LeaseFor, defaultLeaseFor)
 	setDuration(&w.ShutdownTimeout, defaultShutdownTimeout)
 	setDuration(&w.JobTimeout, defaultJobTimeout)
@@ -163,6 +180,8 @@ func (w *WorkerOptions) validate() error {
 		return fmt.Errorf("Concurrency must be positive, got %d", w.Concurrency)
 	case w.FetchBatch < 0:
 		return fmt.Errorf("FetchBatch must be positive, got %d", w.FetchBatch)
+	case w.Prefetch < 0:
+		return fmt.Errorf("Prefetch must be positive or -1 (none), got %d", w.Prefetch)
 	case w.LeaseFor < minLeaseFor:
 		return fmt.Errorf("LeaseFor must be at least %s, got %s", minLeaseFor, w.LeaseFor)
 	case w.ShutdownTimeout < 0:
