@@ -337,7 +337,7 @@ func addStartAutoscaleFlags(cmd *cobra.Command, f *startAutoscaleFlags) {
 	fl.DurationVar(&f.window, "autoscale-window", autoscale.DefaultStabilizationWindow, "scale down only after the backlog allowed it this long (0: at once)")
 	fl.DurationVar(&f.minInterval, "autoscale-min-interval", autoscale.DefaultMinInterval, "least time between two changes (0: none)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "", "the container's memory, e.g. 512MB (default: the cgroup's memory.max, v1 memory.limit_in_bytes; none: no memory guard)")
-	fl.IntVar(&f.processCap, "process-cap", memguard.DefaultProcessCap, "most processes and threads the formation may run (lowered to the cgroup's pids.max; 0: no cap)")
+	fl.IntVar(&f.processCap, "process-cap", memguard.DefaultProcessCap, "most processes and threads in the container (the cgroup's pids.current, else boiler's own process tree; lowered to the cgroup's pids.max; 0: no cap)")
 	f.store = addStoreFlag(cmd)
 }
 
