@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/doubleboiler/boiler"
 	"github.com/doubleboiler/boiler/internal/builtin"
+	"github.com/doubleboiler/boiler/supervisor"
 )
 
 // workFlags are the options of `boiler work`.
@@ -18,6 +20,21 @@ type workFlags struct {
 	strict          bool
 	concurrency     int
 	shutdownTimeout time.Duration
+	lease           time.Duration
+}
+
+// workShutdownTimeout is the worker's shutdown timeout: the flag when given;
+// else, under `boiler start` (which sets BOILER_STOP_TIMEOUT in its
+// children), 4/5 of the supervisor's stop timeout, so the worker hands its
+// jobs back before the supervisor's SIGKILL; else 25 s.
+func workShutdownTimeout(flag time.Duration, flagSet bool, getenv func(string) string) time.Duration {
+	if flagSet {
+		return flag
+	}
+	if d, err := time.ParseDuration(getenv(supervisor.EnvStopTimeout)); err == nil && d > 0 {
+		return d * 4 / 5
+	}
+	return flag
 }
 
 // newWorkCmd builds `boiler work`.
@@ -40,7 +57,8 @@ func newWorkCmd() *cobra.Command {
 	fl.StringVar(&f.queues, "queues", boiler.DefaultQueue, "queues to serve: name=weight,... or, with --strict, names in order")
 	fl.BoolVar(&f.strict, "strict", false, "serve the queues in the order given instead of by weight")
 	fl.IntVar(&f.concurrency, "concurrency", 100, "jobs run at once")
-	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM, how long running jobs may take to finish")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM, how long running jobs may take to finish\n(under boiler start: 4/5 of its -t)")
+	fl.DurationVar(&f.lease, "lease", 30*time.Second, "how long a fetched job stays leased without a heartbeat; a killed worker's jobs run again after it")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		queues, err := boiler.ParseQueues(f.queues)
@@ -49,6 +67,10 @@ func newWorkCmd() *cobra.Command {
 		}
 		if f.concurrency < 1 {
 			return fmt.Errorf("--concurrency is %d, want 1 or more", f.concurrency)
+		}
+		f.shutdownTimeout = workShutdownTimeout(f.shutdownTimeout, cmd.Flags().Changed("shutdown-timeout"), os.Getenv)
+		if f.lease <= 0 {
+			return fmt.Errorf("--lease is %s, want a positive duration", f.lease)
 		}
 		if f.shutdownTimeout <= 0 {
 			return fmt.Errorf("--shutdown-timeout is %s, want a positive duration", f.shutdownTimeout)
@@ -69,6 +91,7 @@ func newWorkCmd() *cobra.Command {
 			StrictOrder:     f.strict,
 			Concurrency:     f.concurrency,
 			ShutdownTimeout: f.shutdownTimeout,
+			LeaseFor:        f.lease,
 			Logger:          logger,
 		})
 		if err != nil {

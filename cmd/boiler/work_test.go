@@ -142,3 +142,29 @@ func TestWorkBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkShutdownTimeoutUnderStart pins that a worker under boiler start
+// stops before the supervisor's SIGKILL: without --shutdown-timeout it takes
+// 4/5 of BOILER_STOP_TIMEOUT, which boiler start sets in its children.
+func TestWorkShutdownTimeoutUnderStart(t *testing.T) {
+	t.Parallel()
+	env := func(v string) func(string) string {
+		return func(string) string { return v }
+	}
+	for _, tc := range []struct {
+		name    string
+		flag    time.Duration
+		flagSet bool
+		env     string
+		want    time.Duration
+	}{
+		{"default alone", 25 * time.Second, false, "", 25 * time.Second},
+		{"under start", 25 * time.Second, false, "25s", 20 * time.Second},
+		{"flag wins", 7 * time.Second, true, "25s", 7 * time.Second},
+		{"bad env ignored", 25 * time.Second, false, "soon", 25 * time.Second},
+	} {
+		if got := workShutdownTimeout(tc.flag, tc.flagSet, env(tc.env)); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
