@@ -9,6 +9,7 @@
 //	redis://host:6379/0        Redis (also rediss:// for TLS)
 //	rediss://h?boiler_prefix=app:&skip_verify=true  key prefix; accept a self-signed certificate
 //	env:DATABASE_URL           the URL held by an environment variable
+//	env:REDIS_URL?skip_verify=true  the same, with parameters added
 //
 // The env: form lets a platform add-on's variable (DATABASE_URL, REDIS_URL)
 // name the store without copying its secret into a Procfile or a config
@@ -92,15 +93,18 @@ func Open(ctx context.Context, rawURL string) (store.Store, error) {
 }
 
 // expand replaces an env:VAR URL by the value of VAR. Other URLs are
-// returned unchanged. References do not nest: a variable holding another
-// env: URL is an error, so a loop cannot happen.
+// returned unchanged. Query parameters after the name are added to the
+// variable's URL (replacing any of the same name), so a platform's variable
+// can be used as it is and still take boiler's options:
+// env:REDIS_URL?skip_verify=true. References do not nest: a variable
+// holding another env: URL is an error, so a loop cannot happen.
 func expand(raw string, getenv func(string) string) (string, error) {
 	if !hasPrefixFold(raw, envPrefix) {
 		return raw, nil
 	}
-	name := raw[len(envPrefix):]
+	name, extra, hasExtra := strings.Cut(raw[len(envPrefix):], "?")
 	if !validEnvName(name) {
-		return "", fmt.Errorf("store URL %q: want env:NAME, NAME being an environment variable (letters, digits, _)", Redact(raw))
+		return "", fmt.Errorf("store URL %q: want env:NAME or env:NAME?param=value, NAME being an environment variable (letters, digits, _)", Redact(raw))
 	}
 	value := strings.TrimSpace(getenv(name))
 	if value == "" {
@@ -109,7 +113,23 @@ func expand(raw string, getenv func(string) string) (string, error) {
 	if hasPrefixFold(value, envPrefix) {
 		return "", fmt.Errorf("store URL %q: variable %s holds another env: URL; env: does not nest", raw, name)
 	}
-	return value, nil
+	if !hasExtra {
+		return value, nil
+	}
+	params, err := url.ParseQuery(extra)
+	if err != nil {
+		return "", fmt.Errorf("store URL %q: parameters after the variable name: %w", raw, err)
+	}
+	u, err := url.Parse(value)
+	if err != nil {
+		return "", urlError(value, fmt.Errorf("from variable %s: %w", name, err))
+	}
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // check validates raw without opening it and returns its scheme, in lower

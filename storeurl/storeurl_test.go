@@ -45,6 +45,18 @@ func TestResolve(t *testing.T) {
 			want: "redis://h:6379/1",
 		},
 		{
+			name: "env reference with added parameters",
+			flag: "env:REDIS_URL?skip_verify=true&boiler_prefix=app:",
+			env:  map[string]string{"REDIS_URL": "rediss://:pw@h:6380?boiler_prefix=old:"},
+			want: "rediss://:pw@h:6380?boiler_prefix=app%3A&skip_verify=true",
+		},
+		{
+			name:    "env reference with bad parameters",
+			flag:    "env:REDIS_URL?a=%zz",
+			env:     map[string]string{"REDIS_URL": "redis://h:6379"},
+			wantErr: []string{"--store", "parameters after the variable name"},
+		},
+		{
 			name:    "env reference unset",
 			flag:    "env:DATABASE_URL",
 			wantErr: []string{"--store", "DATABASE_URL", "not set"},
