@@ -1,0 +1,199 @@
+// The dashboard: queues and throughput from /api/events, jobs from
+// /api/jobs, a job's detail and actions, workers, processes, decisions.
+"use strict";
+
+(() => {
+  const { api, el, fill, duration, time, ago, bytes, num, live, Chart } = boiler;
+  const $ = (id) => document.getElementById(id);
+  const STATES = ["available", "running", "scheduled", "retryable", "completed", "discarded", "cancelled"];
+
+  // ---- queues and throughput (server-sent events) ----
+  const chart = new Chart($("chart"), [{ label: "jobs/s done", color: "#2f6fdf" }], 120);
+
+  function renderQueues(queues) {
+    $("queues-empty").hidden = queues.length > 0;
+    fill($("queues").tBodies[0], queues.map((q) => {
+      const c = q.counts || {};
+      const cell = (s) => el("td", { class: "n" + (c[s] && (s === "discarded" || s === "retryable") ? " warn" : "") },
+        el("a", { href: "#", "data-state": s, "data-queue": q.name, onclick: filterFromQueue }, num(c[s])));
+      const toggle = el("button", { type: "button", onclick: () => pause(q.name, !q.paused) }, q.paused ? "Resume" : "Pause");
+      return el("tr", { class: q.paused ? "paused" : "" },
+        el("td", {}, q.name, q.paused ? el("span", { class: "badge off" }, "paused") : null),
+        ...["available", "running", "scheduled", "retryable", "completed", "discarded", "cancelled"].map(cell),
+        el("td", { class: "n" }, q.oldest_available_age_ms ? duration(q.oldest_available_age_ms) : "–"),
+        el("td", { class: "n" }, (q.jobs_per_second || 0).toFixed(1)),
+        el("td", {}, toggle));
+    }));
+  }
+
+  async function pause(name, paused) {
+    try {
+      await api("POST", "/api/queues/" + encodeURIComponent(name) + (paused ? "/pause" : "/resume"));
+    } catch (e) { alert(e.message); }
+  }
+
+  function filterFromQueue(ev) {
+    ev.preventDefault();
+    const f = $("job-filter");
+    f.queue.value = ev.currentTarget.dataset.queue;
+    f.kind.value = "";
+    setState(ev.currentTarget.dataset.state);
+    loadJobs(0, true);
+    $("jobs").scrollIntoView({ behavior: "smooth" });
+  }
+
+  function renderProcesses(list, note) {
+    $("processes-note").hidden = list.length > 0;
+    fill($("processes").tBodies[0], list.map((p) => el("tr", {},
+      el("td", {}, p.name), el("td", { class: "n" }, p.pid || "–"), el("td", { class: "n" }, duration(p.uptime_ms)),
+      el("td", { class: "n" }, num(p.restarts)), el("td", { class: "n" }, bytes(p.rss_bytes)))));
+  }
+
+  let lastListRefresh = 0;
+  live("/api/events", "stats", (s) => {
+    const queues = s.queues || [];
+    renderQueues(queues);
+    renderProcesses(s.processes || []);
+    const jps = s.jobs_per_second !== undefined ? s.jobs_per_second : queues.reduce((a, q) => a + (q.jobs_per_second || 0), 0);
+    chart.push([jps]);
+    $("jps-now").textContent = jps.toFixed(1) + " jobs/s" + (s.workers !== undefined ? " · " + s.workers + " workers" : "");
+    // Keep the first page of jobs fresh, but gently.
+    if (cursors.length === 1 && Date.now() - lastListRefresh > 3000) loadJobs(0, false);
+  });
+
+  // ---- jobs: state tabs, search, cursor paging ----
+  let state = "available";
+  let cursors = [0]; // cursors of the pages shown so far; the last is the current page
+  let nextCursor = 0;
+
+  function setState(s) {
+    state = s;
+    for (const b of $("states").children) b.setAttribute("aria-selected", b.dataset.state === s ? "true" : "false");
+  }
+  $("states").append(...["all", ...STATES].map((s) => el("button", {
+    type: "button", role: "tab", "data-state": s, onclick: () => { setState(s); loadJobs(0, true); },
+  }, s)));
+  setState(state);
+
+  async function loadJobs(cursor, reset) {
+    lastListRefresh = Date.now();
+    if (reset) cursors = [cursor];
+    const f = $("job-filter");
+    const q = new URLSearchParams({ limit: "25" });
+    if (state !== "all") q.set("state", state);
+    if (f.queue.value.trim()) q.set("queue", f.queue.value.trim());
+    if (f.kind.value.trim()) q.set("kind", f.kind.value.trim());
+    if (cursor) q.set("cursor", String(cursor));
+    let data;
+    try { data = await api("GET", "/api/jobs?" + q); } catch (e) {
+      fill($("job-list").tBodies[0], [el("tr", {}, el("td", { colspan: 7, class: "error" }, e.message))]);
+      return;
+    }
+    const jobs = data.jobs || [];
+    nextCursor = data.next_cursor || 0;
+    $("jobs-empty").hidden = jobs.length > 0;
+    fill($("job-list").tBodies[0], jobs.map((j) => {
+      const errs = j.errors || [];
+      return el("tr", { class: "click", "data-id": j.id, onclick: () => showJob(j.id) },
+        el("td", { class: "n" }, j.id), el("td", {}, j.kind), el("td", {}, j.queue),
+        el("td", {}, el("span", { class: "state " + j.state }, j.state)),
+        el("td", { class: "n" }, j.attempt + " / " + j.max_attempts),
+        el("td", { title: time(j.enqueued_at) }, ago(j.enqueued_at)),
+        el("td", { class: "error" }, errs.length ? errs[errs.length - 1].error : ""));
+    }));
+    $("older").disabled = !nextCursor;
+    $("newest").disabled = cursors.length <= 1;
+    $("page-info").textContent = "page " + cursors.length;
+  }
+
+  $("job-filter").addEventListener("submit", (e) => { e.preventDefault(); loadJobs(0, true); });
+  $("older").addEventListener("click", () => { if (nextCursor) { cursors.push(nextCursor); loadJobs(nextCursor, false); } });
+  $("newest").addEventListener("click", () => loadJobs(0, true));
+
+  // ---- one job ----
+  let shown = null;
+
+  async function showJob(id) {
+    location.hash = "job=" + id;
+    let j;
+    try { j = await api("GET", "/api/jobs/" + id); } catch (e) { return message(e.message, true); }
+    renderJob(j.job || j);
+  }
+
+  function renderJob(j) {
+    shown = j;
+    $("detail").hidden = false;
+    $("d-id").textContent = "#" + j.id;
+    $("d-state").textContent = j.state;
+    $("d-state").className = "state " + j.state;
+    $("d-retry").disabled = j.state === "running";
+    $("d-cancel").disabled = ["completed", "discarded", "cancelled"].includes(j.state) || j.cancel_requested;
+    $("d-delete").disabled = j.state === "running";
+    const dl = $("d-summary");
+    const rows = [["kind", j.kind], ["queue", j.queue], ["priority", j.priority], ["attempt", j.attempt + " of " + j.max_attempts]];
+    if (j.timeout_ms) rows.push(["timeout", duration(j.timeout_ms)]);
+    if (j.unique_key) rows.push(["unique key", j.unique_key]);
+    if (j.lease_owner) rows.push(["leased to", j.lease_owner + " until " + time(j.lease_expires_at)]);
+    if (j.cancel_requested) rows.push(["cancel", "requested; the worker stops it at its next heartbeat"]);
+    if (j.result) rows.push(["result", JSON.stringify(j.result)]);
+    dl.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    $("d-args").textContent = JSON.stringify(j.args, null, 2);
+    const tl = [["enqueued", j.enqueued_at], ["run at", j.run_at], ["attempted", j.attempted_at], ["finalized", j.finalized_at]];
+    fill($("d-timeline"), tl.map(([k, v]) => el("li", { class: v ? "" : "pending" }, el("b", {}, k), " ", v ? time(v) : "not yet")));
+    const errs = j.errors || [];
+    fill($("d-errors"), errs.length ? errs.map((e) => el("li", {},
+      el("b", {}, "attempt " + e.attempt), " at " + time(e.at), el("pre", {}, e.error))) : [el("li", { class: "pending" }, "none")]);
+  }
+
+  function message(text, isError) {
+    const m = $("d-message");
+    m.hidden = !text;
+    m.textContent = text || "";
+    m.className = "message" + (isError ? " error" : "");
+  }
+
+  async function act(method, suffix, verb) {
+    if (!shown) return;
+    if (verb === "deleted" && !confirm("Delete job #" + shown.id + "?")) return;
+    try {
+      const j = await api(method, "/api/jobs/" + shown.id + suffix);
+      renderJob(j.job || j);
+      message("Job #" + shown.id + " " + verb + ".", false);
+      loadJobs(cursors[cursors.length - 1], false);
+    } catch (e) { message(e.message, true); }
+  }
+  $("d-retry").addEventListener("click", () => act("POST", "/retry", "retried"));
+  $("d-cancel").addEventListener("click", () => act("POST", "/cancel", "cancelled"));
+  $("d-delete").addEventListener("click", () => act("DELETE", "", "deleted"));
+  $("d-close").addEventListener("click", () => { $("detail").hidden = true; shown = null; message(""); history.replaceState(null, "", "#"); });
+
+  // ---- workers and decisions (polled: they change slowly) ----
+  async function loadSlow() {
+    try {
+      const w = await api("GET", "/api/workers");
+      const list = w.workers || [];
+      $("workers-note").hidden = list.length > 0;
+      $("workers-note").textContent = w.note || "No worker has reported.";
+      fill($("workers").tBodies[0], list.map((x) => {
+        const { id, ...rest } = x;
+        const detail = Object.entries(rest).map(([k, v]) => k.endsWith("_at") ? k + " " + ago(v) : k + " " + (typeof v === "object" ? JSON.stringify(v) : v)).join(" · ");
+        return el("tr", {}, el("td", {}, id || x.name || "–"), el("td", {}, detail));
+      }));
+    } catch (e) { $("workers-note").hidden = false; $("workers-note").textContent = e.message; }
+    try {
+      const d = await api("GET", "/api/autoscale/decisions");
+      const list = d.decisions || [];
+      $("decisions-note").hidden = list.length > 0;
+      if (d.note) $("decisions-note").textContent = d.note;
+      fill($("decisions").tBodies[0], list.slice(0, 20).map((x) => el("tr", { class: "act-" + x.action },
+        el("td", {}, time(x.at)), el("td", {}, x.action), el("td", { class: "n" }, x.current + " → " + x.desired),
+        el("td", { class: "n" }, num(x.metric ? x.metric.backlog : 0)), el("td", {}, x.reason))));
+    } catch (e) { $("decisions-note").hidden = false; $("decisions-note").textContent = e.message; }
+  }
+
+  loadJobs(0, true);
+  loadSlow();
+  setInterval(loadSlow, 5000);
+  const m = /job=(\d+)/.exec(location.hash);
+  if (m) showJob(m[1]);
+})();
