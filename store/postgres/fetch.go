@@ -14,12 +14,14 @@ import (
 )
 
 // fetchSQL leases jobs through fetch_jobs (migration 001), where the
-// statement and the reasons for its shape are.
-const fetchSQL = `SELECT {columns} FROM {schema}.fetch_jobs($1, $2, $3, $4, $5) AS j`
+// statement and the reasons for its shape are. {async} is asyncCommit or
+// nothing.
+const fetchSQL = `SELECT {columns} FROM {schema}.fetch_jobs($1, $2, $3, $4, $5) AS j {async}`
 
 // setStateSQL applies a batch of guarded state changes in one statement,
 // one element of each array per change. Only rows still running under the
-// given owner and attempt change; it returns their IDs.
+// given owner and attempt change; it returns their IDs. {async} is
+// asyncCommit or nothing.
 const setStateSQL = `
 UPDATE {schema}.jobs AS j SET
 	state = p.state,
@@ -33,6 +35,7 @@ UPDATE {schema}.jobs AS j SET
 FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::timestamptz[],
 	$7::text[], $8::text[], $9::bool[])
 	AS p(id, owner, attempt, state, now, run_at, error, result, undo)
+	{async}
 WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
 RETURNING j.id`
 

@@ -23,6 +23,18 @@ type Options struct {
 	// Open, the URL's boiler_schema parameter when this is empty.
 	Schema string
 
+	// SynchronousAcks makes fetches and outcomes (completions, retries,
+	// ...) wait for their commit to be flushed to disk, as inserts always
+	// do. Default false: they commit with synchronous_commit = off, which
+	// takes a disk flush (milliseconds on most disks) off every fetch and
+	// every batch of outcomes. What that risks: a crash of the database's
+	// machine (not of PostgreSQL alone, not of a worker) can forget the
+	// last fraction of a second of leases and outcomes. Those jobs then run
+	// again, as after any lost lease (delivery is at least once); no job
+	// is lost, since inserts are always synchronous. With the URL, the
+	// boiler_synchronous_acks=true parameter sets it.
+	SynchronousAcks bool
+
 	// Logger receives the store's rare background events (the insert
 	// listener losing its connection). Default slog.Default().
 	Logger *slog.Logger

@@ -13,11 +13,23 @@ type statements struct {
 	pause, resume, stats                              string
 }
 
+// asyncCommit, joined to a statement's rows, makes its transaction commit
+// without waiting for the disk (see Options.SynchronousAcks). set_config
+// with is_local true lasts until the end of the statement's implicit
+// transaction, so its commit. When the statement finds no row, the set_config
+// may not run; nothing was written then, and nothing waits.
+const asyncCommit = "CROSS JOIN LATERAL set_config('synchronous_commit', 'off', true) AS async_commit"
+
 // newStatements fills the templates for the schema quoted (an already
-// quoted identifier).
-func newStatements(quoted string) statements {
+// quoted identifier). Unless synchronousAcks, fetches and outcomes commit
+// asynchronously.
+func newStatements(quoted string, synchronousAcks bool) statements {
 	columns := jobColumns("j")
-	r := strings.NewReplacer("{schema}", quoted, "{columns}", columns)
+	async := asyncCommit
+	if synchronousAcks {
+		async = ""
+	}
+	r := strings.NewReplacer("{schema}", quoted, "{columns}", columns, "{async}", async)
 	fill := func(tmpl, conflict string) string {
 		return r.Replace(strings.ReplaceAll(tmpl, "{conflict}", conflict))
 	}

@@ -34,12 +34,13 @@ type Store struct {
 // or a "key=value" connection string) with a connection pool, and returns
 // a store on it. It does not migrate: call Migrate (or `boiler migrate`).
 //
-// The URL may carry boiler_schema=NAME, the schema to use when opts has
-// none; it is removed before the URL reaches the driver. Pool settings are
-// the driver's URL parameters (pool_max_conns and friends); application_name
+// The URL may carry boiler_schema=NAME (Options.Schema, when opts has none)
+// and boiler_synchronous_acks=true (Options.SynchronousAcks); they are
+// removed before the URL reaches the driver. Pool settings are the
+// driver's URL parameters (pool_max_conns and friends); application_name
 // defaults to "boiler".
 func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
-	dsn, urlSchema, err := splitSchemaParam(url)
+	dsn, fromURL, err := splitURLOptions(url)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +50,11 @@ func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
 	}
 	switch {
 	case o.Schema == "":
-		o.Schema = urlSchema
-	case urlSchema != "" && urlSchema != o.Schema:
-		return nil, fmt.Errorf("postgres: Options.Schema %q and the URL's boiler_schema %q disagree", o.Schema, urlSchema)
+		o.Schema = fromURL.schema
+	case fromURL.schema != "" && fromURL.schema != o.Schema:
+		return nil, fmt.Errorf("postgres: Options.Schema %q and the URL's %s %q disagree", o.Schema, SchemaParam, fromURL.schema)
 	}
+	o.SynchronousAcks = o.SynchronousAcks || fromURL.synchronousAcks
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -96,7 +98,7 @@ func newStore(pool *pgxpool.Pool, o Options) *Store {
 		quoted:  pgx.Identifier{o.Schema}.Sanitize(),
 		channel: o.Schema + channelSuffix,
 	}
-	s.stmt = newStatements(s.quoted)
+	s.stmt = newStatements(s.quoted, o.SynchronousAcks)
 	cfg := pool.Config()
 	s.maxConns = int(cfg.MaxConns)
 	connConfig := cfg.ConnConfig

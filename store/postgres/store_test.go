@@ -165,7 +165,7 @@ func TestOpenSchemaOptions(t *testing.T) {
 		{testURL(), "1digit", `Options.Schema "1digit"`},
 		{testURL(), strings.Repeat("s", 50), "longer than 49 bytes"},
 		{db.URL, "other", `Options.Schema "other" and the URL's boiler_schema`},
-		{testURL() + "&boiler_schema=", "", "boiler_schema parameter is empty"},
+		{withQuery(t, testURL(), "boiler_schema="), "", "boiler_schema parameter is empty"},
 	} {
 		_, err := postgres.Open(ctx, c.url, &postgres.Options{Schema: c.schema})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -315,4 +315,58 @@ func TestSeveralPoolsDrainAQueueExactlyOnce(t *testing.T) {
 	if len(seen) != total || len(stats) != 1 || stats[0].Counts[store.StateCompleted] != total {
 		t.Fatalf("leased %d distinct jobs, stats %+v; want all %d completed", len(seen), stats, total)
 	}
+}
+
+// The URL's boiler_ parameters are read and removed; the driver's own
+// parameters reach it exactly as written (%20 stays a space).
+func TestOpenURLParameters(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := t.Context()
+	for _, c := range []struct{ param, want string }{
+		{"boiler_synchronous_acks=maybe", `boiler_synchronous_acks parameter is "maybe", want true or false`},
+		{"boiler_shema=x", "unknown URL parameter boiler_shema"},
+		{"boiler_schema=a&boiler_schema=b", "boiler_schema parameter is given twice"},
+	} {
+		_, err := postgres.Open(ctx, withQuery(t, testURL(), c.param), nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open with %s: err = %v, want one containing %q", c.param, err, c.want)
+		}
+	}
+	u := withQuery(t, db.URL, "boiler_synchronous_acks=true&options=-c%20statement_timeout%3D4321")
+	s, err := postgres.Open(ctx, u, nil)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", u, err)
+	}
+	defer s.Close()
+	var timeout string
+	if err := s.Pool().QueryRow(ctx, "SHOW statement_timeout").Scan(&timeout); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "4321ms" {
+		t.Fatalf("statement_timeout = %q, want the URL's options=-c statement_timeout=4321", timeout)
+	}
+	// Synchronous acks work end to end.
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	j := insertOne(t, s, now, job("default"))
+	jobs, err := s.JobFetch(ctx, &store.JobFetchParams{Queues: []string{"default"}, Limit: 1, Owner: "w", Now: now, LeaseExpiresAt: now.Add(time.Minute)})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("JobFetch = %v, %v", jobs, err)
+	}
+	ok, err := s.JobSetStateIfRunningMany(ctx, []*store.JobSetStateParams{{ID: j.ID, Owner: "w", Attempt: 1, State: store.StateCompleted, Now: now}})
+	if err != nil || !ok[0] {
+		t.Fatalf("completing with synchronous acks = %v, %v", ok, err)
+	}
+}
+
+// withQuery appends raw query parameters to u.
+func withQuery(t *testing.T, u, params string) string {
+	t.Helper()
+	if strings.Contains(u, "?") {
+		return u + "&" + params
+	}
+	return u + "?" + params
 }
