@@ -47,10 +47,15 @@ const boiler = (() => {
     return Math.floor(s / 86400) + " d " + Math.round((s % 86400) / 3600) + " h";
   }
 
+  // time shows an RFC 3339 time in local time to the millisecond; the
+  // date only when it is not today.
   function time(iso) {
     if (!iso) return "–";
     const d = new Date(iso);
-    return d.toLocaleString(undefined, { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+    const pad = (n, w) => String(n).padStart(w || 2, "0");
+    const hms = pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." + pad(d.getMilliseconds(), 3);
+    const today = new Date().toDateString() === d.toDateString();
+    return today ? hms : d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + hms;
   }
 
   function ago(iso) { return iso ? duration(Date.now() - new Date(iso).getTime()) + " ago" : "–"; }
@@ -81,10 +86,13 @@ const boiler = (() => {
 
   // Chart draws the last points of one or more series on a canvas.
   class Chart {
-    constructor(canvas, series, capacity) {
+    // series: [{label, color}]; capacity: points kept (one a second);
+    // minTop: the least top of the y axis.
+    constructor(canvas, series, capacity, minTop) {
       this.canvas = canvas;
-      this.series = series; // [{label, color}]
+      this.series = series;
       this.capacity = capacity || 120;
+      this.minTop = minTop || 4;
       this.points = []; // [[v0, v1, ...], ...]
     }
     push(values) {
@@ -100,7 +108,7 @@ const boiler = (() => {
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
       ctx.clearRect(0, 0, w, h);
       const pad = { l: 44, r: 8, t: 8, b: 18 };
-      let top = 1;
+      let top = this.minTop;
       for (const p of this.points) for (const v of p) top = Math.max(top, v || 0);
       top = niceCeil(top);
       ctx.font = "11px system-ui, sans-serif";
@@ -110,7 +118,8 @@ const boiler = (() => {
       for (let i = 0; i <= 4; i++) {
         const y = pad.t + (h - pad.t - pad.b) * (1 - i / 4);
         ctx.beginPath(); ctx.moveTo(pad.l, y); ctx.lineTo(w - pad.r, y); ctx.stroke();
-        ctx.fillText(num(Math.round(top * i / 4)), 2, y + 4);
+        const v = top * i / 4;
+        ctx.fillText(Number.isInteger(v) ? num(v) : v.toFixed(1), 2, y + 4);
       }
       ctx.fillText((this.capacity) + " s ago", pad.l, h - 4);
       ctx.fillText("now", w - pad.r - 22, h - 4);

@@ -5,6 +5,7 @@
 (() => {
   const { api, el, fill, duration, time, ago, bytes, num, live, Chart } = boiler;
   const $ = (id) => document.getElementById(id);
+  const FINAL = ["completed", "discarded", "cancelled"];
   const STATES = ["available", "running", "scheduled", "retryable", "completed", "discarded", "cancelled"];
 
   // ---- queues and throughput (server-sent events) ----
@@ -59,6 +60,8 @@
     $("jps-now").textContent = jps.toFixed(1) + " jobs/s" + (s.workers !== undefined ? " · " + s.workers + " workers" : "");
     // Keep the first page of jobs fresh, but gently.
     if (cursors.length === 1 && Date.now() - lastListRefresh > 3000) loadJobs(0, false);
+    // Follow the job shown until it is finalized.
+    if (shown && !shown.deleted && !FINAL.includes(shown.state)) refreshShown();
   });
 
   // ---- jobs: state tabs, search, cursor paging ----
@@ -120,6 +123,14 @@
     renderJob(j.job || j);
   }
 
+  async function refreshShown() {
+    const id = shown.id;
+    try {
+      const j = await api("GET", "/api/jobs/" + id);
+      if (shown && shown.id === id) renderJob(j.job || j);
+    } catch (e) { message(e.message, true); }
+  }
+
   function renderJob(j) {
     shown = j;
     $("detail").hidden = false;
@@ -127,7 +138,7 @@
     $("d-state").textContent = j.state;
     $("d-state").className = "state " + j.state;
     $("d-retry").disabled = j.state === "running";
-    $("d-cancel").disabled = ["completed", "discarded", "cancelled"].includes(j.state) || j.cancel_requested;
+    $("d-cancel").disabled = FINAL.includes(j.state) || j.cancel_requested;
     $("d-delete").disabled = j.state === "running";
     const dl = $("d-summary");
     const rows = [["kind", j.kind], ["queue", j.queue], ["priority", j.priority], ["attempt", j.attempt + " of " + j.max_attempts]];
@@ -158,6 +169,10 @@
     try {
       const j = await api(method, "/api/jobs/" + shown.id + suffix);
       renderJob(j.job || j);
+      if (verb === "deleted") {
+        shown.deleted = true;
+        for (const b of ["d-retry", "d-cancel", "d-delete"]) $(b).disabled = true;
+      }
       message("Job #" + shown.id + " " + verb + ".", false);
       loadJobs(cursors[cursors.length - 1], false);
     } catch (e) { message(e.message, true); }

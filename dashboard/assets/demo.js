@@ -15,7 +15,7 @@
 
   const rateChart = new Chart($("rate-chart"), [
     { label: "enqueued/s", color: "#8a8f98" }, { label: "done/s", color: "#1f9d55" }], 120);
-  const workersChart = new Chart($("workers-chart"), [{ label: "worker pools", color: "#2f6fdf" }], 120);
+  const workersChart = new Chart($("workers-chart"), [{ label: "worker pools", color: "#2f6fdf" }], 120, 8);
 
   // finish counts one of this page's jobs as done at t (server ms).
   function finish(id, t) {
@@ -34,29 +34,42 @@
 
   // ---- firing ----
   $("fire-form").count.addEventListener("input", (e) => { $("fire").textContent = "Fire " + num(+e.target.value) + " jobs"; });
+  // created1 notes a job this page created (from the API's answer).
+  function created1(job) {
+    const id = job.id, enq = Date.parse(job.enqueued_at);
+    enqueued++;
+    created.set(id, enq);
+    if (doneAt.has(id)) { const t = doneAt.get(id); doneAt.delete(id); finish(id, t); }
+  }
+
   $("fire-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = e.target;
     const count = Math.max(1, +f.count.value || 0), ms = Math.max(0, +f.ms.value || 0);
     const parallel = Math.max(1, Math.min(512, +f.parallel.value || 1));
+    const perRequest = Math.max(1, Math.min(1000, +f.batch.value || 1));
     $("fire").disabled = true;
     fired += count;
     if (!runStart || runEnd) { runStart = performance.now(); runEnd = 0; }
     $("summary").hidden = true;
-    let next = 0;
+    let left = count, requests = 0;
     const t0 = performance.now();
+    const job = { kind: "sleep", queue: "demo", args: { ms } };
     async function sender() {
-      while (next < count) {
-        next++;
+      while (left > 0) {
+        const n = Math.min(perRequest, left);
+        left -= n;
         inFlight++;
+        requests++;
         try {
-          const r = await api("POST", "/api/jobs", { kind: "sleep", queue: "demo", args: { ms } });
-          const id = r.job.id, enq = Date.parse(r.job.enqueued_at);
-          enqueued++;
-          created.set(id, enq);
-          if (doneAt.has(id)) { const t = doneAt.get(id); doneAt.delete(id); finish(id, t); }
+          if (perRequest === 1) {
+            created1((await api("POST", "/api/jobs", job)).job);
+          } else {
+            const r = await api("POST", "/api/jobs/batch", { jobs: Array(n).fill(job) });
+            for (const x of r.results) created1(x.job);
+          }
         } catch (err) {
-          failed++;
+          failed += n;
           lastError = err.message;
           if (done === fired - failed) runEnd = performance.now();
         } finally { inFlight--; }
@@ -64,8 +77,8 @@
     }
     await Promise.all(Array.from({ length: parallel }, sender));
     const secs = (performance.now() - t0) / 1000;
-    $("status").textContent = num(count) + " requests in " + secs.toFixed(1) + " s (" + num(Math.round(count / secs)) + " enqueued/s)" +
-      (failed ? " · " + num(failed) + " failed: " + lastError : "");
+    $("status").textContent = num(count) + " jobs in " + num(requests) + " requests in " + secs.toFixed(1) + " s (" +
+      num(Math.round(count / secs)) + " enqueued/s)" + (failed ? " · " + num(failed) + " failed: " + lastError : "");
     $("fire").disabled = false;
   });
 
