@@ -124,3 +124,16 @@ func TestDashboardOptionsNameTheBadField(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardAssetsServedWithoutTheSourceDir serves the pages and assets
+// from a directory without the sources: everything is embedded. (Not
+// parallel: it changes the working directory.)
+func TestDashboardAssetsServedWithoutTheSourceDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newDashboard(t, &dashboard.Options{CSRFToken: func(*http.Request) string { return "t" }, Demo: true})
+	for _, path := range []string{"/", "/demo", "/assets/style.css", "/assets/common.js", "/assets/dashboard.js", "/assets/demo.js"} {
+		if res, body := get(t, h, path); res.StatusCode != http.StatusOK || len(body) < 500 {
+			t.Errorf("GET %s from an empty directory: status %d, %d bytes", path, res.StatusCode, len(body))
+		}
+	}
+}

@@ -142,7 +142,8 @@
     $("d-delete").disabled = j.state === "running";
     const dl = $("d-summary");
     const rows = [["kind", j.kind], ["queue", j.queue], ["priority", j.priority], ["attempt", j.attempt + " of " + j.max_attempts]];
-    if (j.timeout_ms) rows.push(["timeout", duration(j.timeout_ms)]);
+    const timeoutMS = j.timeout_ms || (j.timeout ? j.timeout / 1e6 : 0);
+    if (timeoutMS) rows.push(["timeout", duration(timeoutMS)]);
     if (j.unique_key) rows.push(["unique key", j.unique_key]);
     if (j.lease_owner) rows.push(["leased to", j.lease_owner + " until " + time(j.lease_expires_at)]);
     if (j.cancel_requested) rows.push(["cancel", "requested; the worker stops it at its next heartbeat"]);

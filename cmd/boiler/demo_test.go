@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/spf13/cobra"
+)
+
+// inProcess is a boiler command (serve, demo) running in this process.
+type inProcess struct {
+	out    *lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// runInProcess runs cmd with args in a goroutine until the test ends
+// (or stop is called); its output goes to a buffer.
+func runInProcess(t *testing.T, cmd *cobra.Command, args ...string) *inProcess {
+	t.Helper()
+	p := &inProcess{out: &lockedBuffer{}, done: make(chan error, 1)}
+	root := &cobra.Command{Use: "boiler", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(cmd)
+	root.SetArgs(args)
+	root.SetOut(p.out)
+	root.SetErr(p.out)
+	var ctx context.Context
+	ctx, p.cancel = context.WithCancel(context.Background())
+	go func() { p.done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop cancels the command (a SIGTERM) and returns its error.
+func (p *inProcess) stop(t *testing.T) error {
+	t.Helper()
+	p.cancel()
+	select {
+	case err := <-p.done:
+		p.done <- err // for a second stop
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the command did not stop within 30 s:\n%s", p.out)
+		return nil
+	}
+}
+
+// urlRE finds the base URL a serve or demo command prints.
+var urlRE = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
+
+// baseURL waits for the command to print its URL, and returns it.
+func (p *inProcess) baseURL(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if u := urlRE.FindString(p.out.String()); u != "" {
+			return u
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("the command ended before printing its URL: %v\n%s", err, p.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL printed within 20 s:\n%s", p.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getJSON GETs url and decodes its JSON body into v.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if v != nil && res.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %v in %s", url, err, body)
+		}
+	}
+	return res.StatusCode
+}
+
+// jobState returns the state of job id through the API.
+func jobState(t *testing.T, base string, id int64) string {
+	t.Helper()
+	var j struct {
+		State string `json:"state"`
+		Job   *struct {
+			State string `json:"state"`
+		} `json:"job"`
+	}
+	if code := getJSON(t, fmt.Sprintf("%s/api/jobs/%d", base, id), &j); code != http.StatusOK {
+		t.Fatalf("GET /api/jobs/%d: status %d", id, code)
+	}
+	if j.Job != nil {
+		return j.Job.State
+	}
+	return j.State
+}
+
+// chromiumPath returns the headless browser's path, or skips the test
+// (fails it when BOILER_TEST_REQUIRE_SERVICES=1) when none is installed.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "chromium is not installed (apt-get install -y chromium): the browser tests need it"
+	if os.Getenv("BOILER_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatal(msg + ", and BOILER_TEST_REQUIRE_SERVICES=1")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns
+// a tab's context; the browser is closed when the test ends.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1100),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, without a deadline (see chromedp.Run)
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// run runs browser actions with a deadline.
+func run(t *testing.T, ctx context.Context, within time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// waitJS polls a JavaScript boolean expression in the page until it is
+// true.
+func waitJS(t *testing.T, ctx context.Context, within time.Duration, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			t.Fatalf("%s: evaluating %s: %v", what, expr, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("timed out after %s waiting for %s (%s); the page says:\n%s", within, what, expr, text)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// evalString evaluates a JavaScript expression in the page.
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// screenshotDir is where the browser tests keep their screenshots; it
+// outlives the test so that a person can look at them.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "boiler-screenshots-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// screenshot saves the page as dir/name.png, logs the path, and, when
+// BOILER_UPDATE_SCREENSHOTS=1, copies it to docs/screenshots for the
+// README.
+func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+	if os.Getenv("BOILER_UPDATE_SCREENSHOTS") == "1" {
+		docs := filepath.Join("..", "..", "docs", "screenshots", name+".png")
+		if err := os.MkdirAll(filepath.Dir(docs), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(docs, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("copied to %s", docs)
+	}
+}
+
+// startTestDemo runs `boiler demo` in process on a free port with its own
+// SQLite file and returns it with its URL and store URL.
+func startTestDemo(t *testing.T, args ...string) (*inProcess, string, string) {
+	t.Helper()
+	storeURL := "sqlite://" + filepath.Join(t.TempDir(), "demo.db")
+	p := runInProcess(t, newDemoCmd(), append([]string{"demo", "--addr", "127.0.0.1:0", "--store", storeURL}, args...)...)
+	return p, p.baseURL(t), storeURL
+}
+
+func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
+	t.Parallel()
+	ctx := newBrowser(t)
+	_, base, storeURL := startTestDemo(t)
+	shots := screenshotDir(t)
+
+	// A job that fails its one attempt: discarded. Retried, it gets one
+	// more attempt, which succeeds.
+	out := mustRun(t, "enqueue", "fail", `{"times": 1}`, "--max-attempts", "1", "--store", storeURL)
+	id, err := strconv.ParseInt(strings.Fields(out)[0], 10, 64)
+	if err != nil {
+		t.Fatalf("enqueue printed %q, want the job's ID first", out)
+	}
+	waitUntil(t, 20*time.Second, "the job to be discarded", func() bool { return jobState(t, base, id) == "discarded" })
+
+	row := fmt.Sprintf(`#job-list tr[data-id="%d"]`, id)
+	run(t, ctx, 30*time.Second, "opening the dashboard and the discarded job",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+		chromedp.Click(chromedp.CSS(`#states button[data-state="discarded"]`)),
+		chromedp.WaitVisible(chromedp.CSS(row)),
+		chromedp.Click(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail`)),
+	)
+	waitJS(t, ctx, 10*time.Second, "the detail to show the discarded job",
+		`document.getElementById("d-state").textContent === "discarded" && document.getElementById("d-errors").textContent.includes("planned failure")`)
+	screenshot(t, ctx, shots, "dashboard-discarded-job")
+
+	run(t, ctx, 10*time.Second, "clicking Retry", chromedp.Click(chromedp.CSS(`#d-retry`)))
+	waitJS(t, ctx, 20*time.Second, "the retried job to complete, seen in the page",
+		`document.getElementById("d-state").textContent === "completed"`)
+	if got := jobState(t, base, id); got != "completed" {
+		t.Errorf("after the retry the API says job %d is %s, want completed", id, got)
+	}
+	screenshot(t, ctx, shots, "dashboard-retried-job")
+}
+
+func TestBrowserDemoPageRuns500Jobs(t *testing.T) {
+	t.Parallel()
+	ctx := newBrowser(t)
+	_, base, _ := startTestDemo(t)
+	shots := screenshotDir(t)
+
+	run(t, ctx, 30*time.Second, "opening the demo page and firing 500 jobs",
+		chromedp.Navigate(base+"/demo"),
+		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+		chromedp.SetValue(chromedp.CSS(`#fire-form input[name="count"]`), "500"),
+		chromedp.Click(chromedp.CSS(`#fire`)),
+	)
+	waitJS(t, ctx, 90*time.Second, "500 jobs done", `+document.body.dataset.done >= 500`)
+	waitJS(t, ctx, 10*time.Second, "the summary", `!document.getElementById("summary").hidden`)
+	p50 := evalString(t, ctx, `document.getElementById("s-p50").textContent`)
+	p99 := evalString(t, ctx, `document.getElementById("s-p99").textContent`)
+	summary := evalString(t, ctx, `document.getElementById("summary").textContent`)
+	workers, _ := strconv.Atoi(evalString(t, ctx, `document.getElementById("s-workers").textContent`))
+	t.Logf("demo page: %s (p50 %s, p99 %s, %d pools)", summary, p50, p99, workers)
+	if p50 == "–" || p99 == "–" || workers < 1 {
+		t.Errorf("figures missing: p50 %q, p99 %q, %d pools", p50, p99, workers)
+	}
+	screenshot(t, ctx, shots, "demo")
+}
