@@ -121,7 +121,11 @@ func demoStoreURL(f *storeFlag) (url string, cleanup func(), err error) {
 }
 
 // newDemoCmd builds `boiler demo`.
-func newDemoCmd() *cobra.Command {
+func newDemoCmd() *cobra.Command { return newDemoCmdEnv(os.Getenv) }
+
+// newDemoCmdEnv is newDemoCmd reading the environment with getenv (tests
+// pass their own).
+func newDemoCmdEnv(getenv func(string) string) *cobra.Command {
 	f := &demoFlags{}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -137,6 +141,7 @@ func newDemoCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 	}
 	f.store = addStoreFlag(cmd)
+	f.store.getenv = getenv
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "", "address to listen on (default :$PORT when PORT is set, else 127.0.0.1:5000)")
 	fl.IntVar(&f.min, "min", 1, "fewest worker pools")

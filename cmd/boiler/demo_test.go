@@ -58,7 +58,7 @@ func (p *inProcess) stop(t *testing.T) error {
 }
 
 // urlRE finds the base URL a serve or demo command prints.
-var urlRE = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
+var urlRE = regexp.MustCompile(`http://(127\.0\.0\.1|localhost):[0-9]+`)
 
 // baseURL waits for the command to print its URL, and returns it.
 func (p *inProcess) baseURL(t *testing.T) string {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -146,7 +147,11 @@ type serveFlags struct {
 }
 
 // newServeCmd builds `boiler serve`.
-func newServeCmd() *cobra.Command {
+func newServeCmd() *cobra.Command { return newServeCmdEnv(os.Getenv) }
+
+// newServeCmdEnv is newServeCmd reading the environment with getenv
+// (tests pass their own).
+func newServeCmdEnv(getenv func(string) string) *cobra.Command {
 	f := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -163,6 +168,7 @@ func newServeCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	f.store = addStoreFlag(cmd)
+	f.store.getenv = getenv
 	cmd.Flags().StringVar(&f.addr, "addr", "", "address to listen on (default :$PORT when PORT is set, else 127.0.0.1:5000)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return runServe(cmd, f) }
 	return cmd
