@@ -17,6 +17,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/spf13/cobra"
+
+	"github.com/doubleboiler/boiler/autoscale"
 )
 
 // inProcess is a boiler command (serve, demo) running in this process.
@@ -246,6 +248,80 @@ func startTestDemo(t *testing.T, args ...string) (*inProcess, string, string) {
 	return p, p.baseURL(t), storeURL
 }
 
+// decisionsOf returns the autoscaler's decisions, newest first.
+func decisionsOf(t *testing.T, base string) []autoscale.Decision {
+	t.Helper()
+	var d struct {
+		Decisions []autoscale.Decision `json:"decisions"`
+	}
+	if code := getJSON(t, base+"/api/autoscale/decisions", &d); code != http.StatusOK {
+		t.Fatalf("GET /api/autoscale/decisions: %d", code)
+	}
+	return d.Decisions
+}
+
+// TestDemoScalesPoolsUpAndDown fills the demo's queue through the API: the
+// autoscaler adds worker pools while the backlog waits, every job is done,
+// and the pools go back to the minimum once the window has passed.
+func TestDemoScalesPoolsUpAndDown(t *testing.T) {
+	t.Parallel()
+	p, base, _ := startTestDemo(t, "--window", "1s", "--interval", "100ms", "--concurrency", "2", "--jobs-per-worker", "20", "--max", "4")
+	if !strings.Contains(p.out.String(), base+"/demo") {
+		t.Errorf("the demo did not print its page's URL:\n%s", p.out)
+	}
+	jobs := make([]string, 400)
+	for i := range jobs {
+		jobs[i] = `{"kind": "sleep", "queue": "demo", "args": {"ms": 5}}`
+	}
+	res, err := http.Post(base+"/api/jobs/batch", "application/json", strings.NewReader(`{"jobs": [`+strings.Join(jobs, ",")+`]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/jobs/batch: %d", res.StatusCode)
+	}
+	var up time.Time
+	waitUntil(t, 30*time.Second, "a scale-up beyond one pool", func() bool {
+		for _, d := range decisionsOf(t, base) {
+			if d.Action == autoscale.ActionUp && d.Desired > 1 && d.ApplyError == "" {
+				up = d.At
+				return true
+			}
+		}
+		return false
+	})
+	waitUntil(t, 60*time.Second, "the 400 jobs to complete", func() bool {
+		var q struct {
+			Queues []struct {
+				Name   string           `json:"name"`
+				Counts map[string]int64 `json:"counts"`
+			} `json:"queues"`
+		}
+		getJSON(t, base+"/api/queues", &q)
+		for _, x := range q.Queues {
+			if x.Name == "demo" {
+				return x.Counts["completed"] == 400
+			}
+		}
+		return false
+	})
+	waitUntil(t, 30*time.Second, "a scale-down to one pool", func() bool {
+		for _, d := range decisionsOf(t, base) { // newest first
+			if d.Action == autoscale.ActionUp {
+				return false // scaled up again since
+			}
+			if d.Action == autoscale.ActionDown && d.Desired == 1 && d.ApplyError == "" && d.At.After(up) {
+				return true
+			}
+		}
+		return false
+	})
+	if err := p.stop(t); err != nil {
+		t.Errorf("demo after SIGTERM: %v, want a clean stop", err)
+	}
+}
+
 func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
@@ -283,19 +359,27 @@ func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
 	screenshot(t, ctx, shots, "dashboard-retried-job")
 }
 
+// TestBrowserDemoPageRuns500Jobs fires 500 jobs from the demo page
+// (BOILER_DEMO_JOBS overrides the count: the README's screenshot is of
+// 5,000) and waits until the page has seen every one done.
 func TestBrowserDemoPageRuns500Jobs(t *testing.T) {
 	t.Parallel()
 	ctx := newBrowser(t)
 	_, base, _ := startTestDemo(t)
 	shots := screenshotDir(t)
+	jobs := 500
+	if n, err := strconv.Atoi(os.Getenv("BOILER_DEMO_JOBS")); err == nil && n > 0 {
+		jobs = n
+	}
 
-	run(t, ctx, 30*time.Second, "opening the demo page and firing 500 jobs",
+	run(t, ctx, 30*time.Second, "opening the demo page and firing the jobs",
 		chromedp.Navigate(base+"/demo"),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
-		chromedp.SetValue(chromedp.CSS(`#fire-form input[name="count"]`), "500"),
+		chromedp.SetValue(chromedp.CSS(`#fire-form input[name="count"]`), strconv.Itoa(jobs)),
 		chromedp.Click(chromedp.CSS(`#fire`)),
 	)
-	waitJS(t, ctx, 90*time.Second, "500 jobs done", `+document.body.dataset.done >= 500`)
+	waitJS(t, ctx, 90*time.Second+time.Duration(jobs)*20*time.Millisecond, "every job done",
+		fmt.Sprintf(`+document.body.dataset.done >= %d`, jobs))
 	waitJS(t, ctx, 10*time.Second, "the summary", `!document.getElementById("summary").hidden`)
 	p50 := evalString(t, ctx, `document.getElementById("s-p50").textContent`)
 	p99 := evalString(t, ctx, `document.getElementById("s-p99").textContent`)
