@@ -123,3 +123,30 @@ func TestAFailingProcessListIs500(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// Deleting completed jobs lowers the completed count; the rate must not
+// go negative.
+func TestJobsPerSecondIgnoresDeletedCompletions(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.do("POST", "/api/jobs/batch", `{"jobs":[{"kind":"k"},{"kind":"k"},{"kind":"k"}]}`).want(t, 201)
+	var ids []int64
+	for range 2 {
+		j := b.fetch("default")
+		b.finish(j, store.StateCompleted, "")
+		ids = append(ids, j.ID)
+	}
+	b.do("GET", "/api/queues", "").want(t, 200)
+	for _, id := range ids {
+		b.do("DELETE", fmt.Sprintf("/api/jobs/%d", id), "").want(t, 200)
+	}
+	b.clock.Advance(time.Second)
+	var v struct{ Queues []httpapi.Queue }
+	b.do("GET", "/api/queues", "").want(t, 200).Decode(t, &v)
+	if len(v.Queues) != 1 || v.Queues[0].Counts[store.StateAvailable] != 1 {
+		t.Fatalf("queues %+v, want default with its one waiting job", v.Queues)
+	}
+	if r := v.Queues[0].JobsPerSecond; r != 0 {
+		t.Errorf("%v jobs/s after deletions, want 0", r)
+	}
+}
