@@ -74,6 +74,10 @@ func (a *Auth) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		if a.Password != "" {
+			if len(a.Secret) == 0 {
+				writeError(w, errorf(http.StatusInternalServerError, "server misconfigured: Auth.Secret is empty, so CSRF tokens cannot be checked"))
+				return
+			}
 			got := r.Header.Get(CSRFHeader)
 			if got == "" {
 				writeError(w, errorf(http.StatusForbidden, "missing %s header: a %s with basic auth needs the dashboard's CSRF token (programs use the bearer token)", CSRFHeader, r.Method))

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/base64"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -97,5 +98,19 @@ func TestSecretsAreComparedInConstantTime(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`[!=]= *CSRFToken`).FindString(string(src)); m != "" {
 		t.Errorf("auth.go compares a CSRF token directly: %q", m)
+	}
+}
+
+func TestAuthWithoutSecretRefusesMutatingBasicAuthRequests(t *testing.T) {
+	t.Parallel()
+	reached := false
+	h := (&httpapi.Auth{Password: "pw"}).Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	req := httptest.NewRequest("POST", "/api/jobs/1/retry", nil)
+	req.SetBasicAuth("ada", "pw")
+	req.Header.Set(httpapi.CSRFHeader, httpapi.CSRFToken(nil, "ada"))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 500 || reached || !strings.Contains(rec.Body.String(), "Secret is empty") {
+		t.Errorf("got %d %s (handler reached: %v), want a 500 naming the empty Secret", rec.Code, rec.Body, reached)
 	}
 }

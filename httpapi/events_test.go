@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/doubleboiler/boiler/httpapi"
+	"github.com/doubleboiler/boiler/httpserve"
 	"github.com/doubleboiler/boiler/store"
 )
 
@@ -86,5 +89,42 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// The stream is not cut by httpserve's request deadline, and the server's
+// shutdown ends it.
+func TestEventsUnderHTTPServeOutliveTheRequestDeadline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &httpapi.Options{EventInterval: 20 * time.Millisecond, Clock: time.Now})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, shutdown := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- httpserve.Run(ctx, &httpserve.Options{Listener: ln, Handler: b.handler, RequestTimeout: 30 * time.Millisecond})
+	}()
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/api/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	start, events := time.Now(), 0
+	for events < 6 && sc.Scan() {
+		if sc.Text() == "event: stats" {
+			events++
+		}
+	}
+	if events < 6 || time.Since(start) < 60*time.Millisecond {
+		t.Fatalf("%d events in %s: want 6, past twice the 30ms deadline (%v)", events, time.Since(start), sc.Err())
+	}
+	shutdown()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v (the stream held the shutdown?)", err)
 	}
 }
