@@ -17,6 +17,7 @@ import (
 	"github.com/doubleboiler/boiler"
 	"github.com/doubleboiler/boiler/httpapi"
 	"github.com/doubleboiler/boiler/internal/builtin"
+	"github.com/doubleboiler/boiler/store"
 	"github.com/doubleboiler/boiler/store/sqlite"
 )
 
@@ -32,8 +33,8 @@ const benchClients = 64
 //	go test -run '^$' -bench Enqueue -benchtime 20000x ./httpapi/
 func BenchmarkEnqueue(b *testing.B) {
 	b.Run("handler", func(b *testing.B) {
-		h := benchAPI(b)
-		benchPost(b, func(body []byte) (int, error) {
+		h, client := benchAPI(b)
+		benchPost(b, client, func(body []byte) (int, error) {
 			req := httptest.NewRequest("POST", "/api/jobs", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
@@ -42,12 +43,13 @@ func BenchmarkEnqueue(b *testing.B) {
 		})
 	})
 	b.Run("tcp", func(b *testing.B) {
-		srv := httptest.NewServer(benchAPI(b))
+		h, bc := benchAPI(b)
+		srv := httptest.NewServer(h)
 		defer srv.Close()
 		tr := &http.Transport{MaxIdleConnsPerHost: benchClients}
 		defer tr.CloseIdleConnections()
 		client := &http.Client{Transport: tr}
-		benchPost(b, func(body []byte) (int, error) {
+		benchPost(b, bc, func(body []byte) (int, error) {
 			resp, err := client.Post(srv.URL+"/api/jobs", "application/json", bytes.NewReader(body))
 			if err != nil {
 				return 0, err
@@ -60,8 +62,8 @@ func BenchmarkEnqueue(b *testing.B) {
 }
 
 // benchAPI returns the API on a fresh SQLite store with a worker running
-// the built-in kinds, both stopped when b ends.
-func benchAPI(b *testing.B) http.Handler {
+// the built-in kinds, both stopped when b ends, and the API's client.
+func benchAPI(b *testing.B) (http.Handler, *boiler.Client) {
 	b.Helper()
 	s, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"), nil)
 	if err != nil {
@@ -93,12 +95,13 @@ func benchAPI(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return h
+	return h, client
 }
 
-// benchPost runs post from benchClients goroutines and reports jobs/s and
-// the p50 and p99 latency of a request.
-func benchPost(b *testing.B, post func(body []byte) (int, error)) {
+// benchPost runs post from benchClients goroutines and reports jobs/s,
+// the p50 and p99 latency of a request, and how long after the load the
+// worker had finished every job (drain-ms).
+func benchPost(b *testing.B, client *boiler.Client, post func(body []byte) (int, error)) {
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((benchClients + procs - 1) / procs)
 	body := []byte(`{"kind":"noop","args":{"i":1}}`)
@@ -124,6 +127,25 @@ func benchPost(b *testing.B, post func(body []byte) (int, error)) {
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
+	drainStart := time.Now()
+	for {
+		stats, err := client.QueueStats(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		left := int64(0)
+		for _, q := range stats {
+			left += q.Counts[store.StateAvailable] + q.Counts[store.StateRunning]
+		}
+		if left == 0 {
+			break
+		}
+		if time.Since(drainStart) > time.Minute {
+			b.Fatalf("%d jobs still not done a minute after the load", left)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.ReportMetric(float64(time.Since(drainStart))/float64(time.Millisecond), "drain-ms")
 	if len(lat) == 0 {
 		return
 	}
