@@ -57,7 +57,7 @@ type bundle struct {
 }
 
 // openSQLite opens a migrated SQLite store in t's temp dir.
-func openSQLite(t *testing.T) store.Store {
+func openSQLite(t testing.TB) store.Store {
 	t.Helper()
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "boiler.db"), nil)
 	if err != nil {
@@ -231,7 +231,7 @@ func postgresURL() string {
 // openPostgres opens a migrated PostgreSQL store in a random schema
 // dropped at the end, skipping (or failing under
 // BOILER_TEST_REQUIRE_SERVICES=1) when the server is unreachable.
-func openPostgres(t *testing.T) store.Store {
+func openPostgres(t testing.TB) store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
