@@ -1,27 +1,48 @@
 // Package httpapi is boiler's JSON API: any language enqueues jobs over
-// HTTP, and the dashboard reads queues and jobs and acts on them. The
-// routes are listed in the package's routes.go and described, with their
-// JSON, in .plan/API-ROUTES.md; every one calls the public boiler.Client,
-// never the store's SQL.
+// HTTP, and the dashboard reads queues and jobs and acts on them. Every
+// route calls the public boiler.Client, never the store's SQL; all are
+// mounted from one list (routes.go), each a typed unit with an Execute-like
+// method from a request type to a response type.
+//
+//	POST   /api/jobs                  enqueue one job: 201 {"job":{...},"duplicate":false} (200 when duplicate)
+//	POST   /api/jobs/batch            {"jobs":[...]}: all or nothing, 201 {"results":[...]}
+//	GET    /api/jobs                  ?state=a,b&queue=&kind=&cursor=&limit= → {"jobs":[...],"next_cursor":N}
+//	GET    /api/jobs/{id}             the job, with every attempt's error
+//	POST   /api/jobs/{id}/retry       the job (409 while it runs)
+//	POST   /api/jobs/{id}/cancel      the job
+//	DELETE /api/jobs/{id}             the job as it was (409 while it runs)
+//	GET    /api/queues                {"queues":[Queue...]}
+//	POST   /api/queues/{name}/pause   the Queue; .../resume likewise
+//	GET    /api/workers               {"workers":[],"note":...} until stores keep workers
+//	GET    /api/processes             {"processes":[Process...]} (Options.Processes)
+//	GET    /api/autoscale/decisions   {"decisions":[...]} (Options.Decisions)
+//	GET    /api/events                server-sent "stats" events every EventInterval
+//	GET    /metrics                   Prometheus text, from a registry of the API's own
+//	GET    /healthz                   {"ok":true}, no auth
+//
+// A job's fields are store.Job's JSON; times are RFC 3339, durations
+// milliseconds in fields ending _ms.
 //
 // # Auth
 //
 // With Options.Token set, programs send "Authorization: Bearer <token>";
 // with Options.Password set, people use basic auth (any user name). With
 // either set, a request with neither is 401. /healthz is always open.
-// Mutating requests (POST, DELETE) that do not carry the bearer token
-// need the header X-CSRF-Token with the value of [CSRFTokenFor] for the
-// request (the dashboard serves it in a meta tag); a missing or forged one
-// is 403. Every mutating request from a browser must also be same-origin
-// (http.CrossOriginProtection). Secrets are compared in constant time.
+// Under basic auth, a mutating request (POST, DELETE) needs the header
+// X-CSRF-Token with the value of [CSRFTokenFor] for the request (the
+// dashboard serves it in a meta tag); a missing or forged one is 403.
+// Bearer requests need no CSRF token. Every mutating request from a
+// browser must also be same-origin (http.CrossOriginProtection), which is
+// what protects a server with no credentials (loopback only). Secrets are
+// compared in constant time.
 //
 // # Errors
 //
 // Every error is JSON, {"error":{"status":400,"message":"..."}}, with the
 // status in the response too: 400 bad input (the message names the field,
 // or the offset of bad JSON), 401/403 auth, 404 unknown job or route, 409
-// the job is running, 413 body too large, 415 not JSON, 500 the store
-// failed.
+// the job is running, 413 body too large (1 MiB, 16 MiB for a batch), 415
+// not JSON, 500 the store failed.
 package httpapi
 
 import (

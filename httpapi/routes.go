@@ -2,8 +2,8 @@ package httpapi
 
 import "net/http"
 
-// routes lists every route of the API, mounted by New. The JSON of each is
-// described in .plan/API-ROUTES.md.
+// routes lists every route of the API, mounted by New (the package doc
+// describes each).
 func (a *api) routes() []route {
 	return []route{
 		endpoint(a, "POST /api/jobs", a.jobCreate),
