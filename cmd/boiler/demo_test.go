@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -376,6 +377,7 @@ func TestBrowserDemoPageRuns500Jobs(t *testing.T) {
 		chromedp.Navigate(base+"/demo"),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
 		chromedp.SetValue(chromedp.CSS(`#fire-form input[name="count"]`), strconv.Itoa(jobs)),
+		chromedp.SetValue(chromedp.CSS(`#fire-form input[name="batch"]`), cmp.Or(os.Getenv("BOILER_DEMO_BATCH"), "1")),
 		chromedp.Click(chromedp.CSS(`#fire`)),
 	)
 	waitJS(t, ctx, 90*time.Second+time.Duration(jobs)*20*time.Millisecond, "every job done",

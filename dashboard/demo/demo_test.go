@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -278,4 +279,58 @@ func TestEventsStreamCompletionsPoolsAndDecisions(t *testing.T) {
 	if lastID != "5" {
 		t.Errorf("event id after 5 completions %q, want 5 (the recorder's sequence)", lastID)
 	}
+}
+
+func TestEventsShowTheNewestDecisionAndTheChanges(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	rec := demo.NewRecorder(0, nil)
+	pools, err := demo.NewPools(demo.PoolsOptions{Store: s, Registry: registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.NewStore(s, source.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := autoscale.NewRing(0)
+	for i, a := range []autoscale.Action{autoscale.ActionHold, autoscale.ActionUp, autoscale.ActionHold, autoscale.ActionHold,
+		autoscale.ActionDown, autoscale.ActionHold, autoscale.ActionHold} {
+		ring.Add(autoscale.Decision{Action: a, Reason: strconv.Itoa(i)})
+	}
+	h, err := demo.NewEvents(demo.EventsOptions{Recorder: rec, Pools: pools, Backlog: src, Decisions: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var tick demo.Tick
+		if err := json.Unmarshal([]byte(data), &tick); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range tick.Decisions {
+			got = append(got, d.Reason)
+		}
+		if strings.Join(got, ",") != "6,4,1" {
+			t.Errorf("decisions shown %v, want 6 (the newest), 4 (down), 1 (up)", got)
+		}
+		return
+	}
+	t.Fatalf("no tick: %v", sc.Err())
 }

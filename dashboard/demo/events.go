@@ -42,8 +42,9 @@ type Tick struct {
 	OldestMS int64 `json:"oldest_ms"`
 	// Pools are the worker pools running now.
 	Pools []PoolInfo `json:"pools"`
-	// Decisions are the autoscaler's latest decisions, newest first (at
-	// most 8).
+	// Decisions are the autoscaler's newest decision followed by its
+	// latest changes (up or down), newest first, at most 8 in all: the
+	// holds between changes would hide them.
 	Decisions []autoscale.Decision `json:"decisions"`
 	// ServerMS is the server's clock, Unix milliseconds.
 	ServerMS int64 `json:"server_ms"`
@@ -121,8 +122,7 @@ func (e *events) send(ctx context.Context, w http.ResponseWriter, seq uint64) (u
 		t.Backlog, t.OldestMS = m.Backlog, m.OldestAge.Milliseconds()
 	}
 	if e.opts.Decisions != nil {
-		d := e.opts.Decisions.Recent()
-		t.Decisions = d[:min(len(d), 8)]
+		t.Decisions = newestAndChanges(e.opts.Decisions.Recent(), 8)
 	}
 	data, err := json.Marshal(t)
 	if err != nil {
@@ -132,4 +132,19 @@ func (e *events) send(ctx context.Context, w http.ResponseWriter, seq uint64) (u
 		return seq, err
 	}
 	return next, nil
+}
+
+// newestAndChanges returns the first decision of recent (newest first)
+// and the changes among the others, at most n in all.
+func newestAndChanges(recent []autoscale.Decision, n int) []autoscale.Decision {
+	out := make([]autoscale.Decision, 0, n)
+	for i, d := range recent {
+		if len(out) == n {
+			break
+		}
+		if i == 0 || d.Change() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
