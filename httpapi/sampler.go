@@ -48,9 +48,10 @@ type sampler struct {
 	clock  func() time.Time
 	window time.Duration
 
-	mu      sync.Mutex // held across the store read: concurrent readers share it
-	last    *snapshot
-	history []sample // oldest first; at most one sample per window/20
+	mu       sync.Mutex // held across the store read: concurrent readers share it
+	last     *snapshot
+	lastRead time.Duration // how long the last store read took
+	history  []sample      // oldest first; at most one sample per window/20
 }
 
 func newSampler(c *boiler.Client, clock func() time.Time, window time.Duration) *sampler {
@@ -58,14 +59,22 @@ func newSampler(c *boiler.Client, clock func() time.Time, window time.Duration) 
 }
 
 // get returns a snapshot no older than maxAge, reading the store if
-// needed.
+// needed. A maxAge of 0 always reads (after a pause, say). A positive
+// maxAge (event streams, scrapes) is raised to four times the last read's
+// duration, so a store whose stats are slow (a large PostgreSQL table) is
+// read at most a fifth of the time rather than back to back.
 func (s *sampler) get(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if maxAge > 0 {
+		maxAge = max(maxAge, 4*s.lastRead)
+	}
 	if s.last != nil && s.clock().Sub(s.last.at) < maxAge {
 		return s.last, nil
 	}
+	began := time.Now()
 	stats, err := s.client.QueueStats(ctx)
+	s.lastRead = time.Since(began)
 	if err != nil {
 		return nil, err
 	}
