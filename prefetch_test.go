@@ -36,7 +36,7 @@ func TestWorkerPrefetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const lease = 300 * time.Millisecond
+	const lease = time.Second
 	w, err := NewWorker(b.store, b.reg, &WorkerOptions{
 		Concurrency: 1, FetchBatch: 10, Prefetch: prefetch, LeaseFor: lease,
 		PollInterval: 10 * time.Millisecond, Logger: testLogger(t),
@@ -66,11 +66,11 @@ func TestWorkerPrefetch(t *testing.T) {
 	}
 	first := leased()
 
-	// Three lease lengths later the buffered jobs are still leased to
+	// Two lease lengths later the buffered jobs are still leased to
 	// this worker (its own rescuer would have taken them back otherwise).
-	time.Sleep(3 * lease)
+	time.Sleep(2 * lease)
 	if got := leased(); len(got) != 1+prefetch || got[0] != first[0] {
-		t.Fatalf("after 3 leases: leased %v, want %v (the prefetched jobs' leases must be extended)", got, first)
+		t.Fatalf("after 2 leases: leased %v, want %v (the prefetched jobs' leases must be extended)", got, first)
 	}
 	for _, id := range first {
 		if j, _ := b.client.JobGet(ctx, id); j.Attempt != 1 || len(j.Errors) != 0 {
@@ -128,8 +128,14 @@ func TestWorkerPrefetchedJobCancelled(t *testing.T) {
 	if _, err := b.client.JobCancel(ctx, res[1].Job.ID); err != nil {
 		t.Fatal(err)
 	}
-	// The next heartbeat (every LeaseFor/3) passes the request on.
-	time.Sleep(300 * time.Millisecond)
+	// The next heartbeat (every LeaseFor/3) passes the request on to the
+	// waiting job's context.
+	waitFor(t, "the cancel request to reach the prefetched job", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		rj := w.running[res[1].Job.ID]
+		return rj != nil && rj.ctx.Err() != nil
+	})
 	close(release)
 	j := b.waitState(t, res[1].Job.ID, store.StateCancelled)
 	if len(j.Errors) != 1 {
