@@ -24,7 +24,9 @@
 // two transactions never deadlock upgrading a read lock to a write lock.
 // Reads (JobGet, JobList, QueueStats) use a separate pool of read-only
 // connections; in WAL mode they see the last commit and never block the
-// writer.
+// writer. A background goroutine of each [Store] checkpoints the WAL
+// shortly after writes, on a connection of its own, so commits rarely pay
+// for a checkpoint (see checkpoint.go).
 //
 // # Several processes
 //

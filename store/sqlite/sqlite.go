@@ -74,6 +74,8 @@ type Store struct {
 	wstmts *stmtCache
 	rstmts *stmtCache
 
+	checkpointer *checkpointer
+
 	listeners listeners
 }
 
@@ -143,13 +145,26 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("opening sqlite database %q for reading: %w", path, err)
 	}
 
+	// The checkpointer's connection: see checkpoint.go.
+	ckpt, err := sql.Open("sqlite", fmt.Sprintf("%s?_busy_timeout=%d&_synchronous=NORMAL", base, busyMS))
+	if err != nil {
+		_ = write.Close()
+		_ = read.Close()
+		return nil, fmt.Errorf("opening sqlite database %q for checkpoints: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxLifetime(0)
+	ckpt.SetConnMaxIdleTime(0)
+
 	return &Store{
-		path:   path,
-		opts:   o,
-		write:  write,
-		read:   read,
-		wstmts: newStmtCache(write, writeQueries()),
-		rstmts: newStmtCache(read, readQueries()),
+		path:         path,
+		opts:         o,
+		write:        write,
+		read:         read,
+		wstmts:       newStmtCache(write, writeQueries()),
+		rstmts:       newStmtCache(read, readQueries()),
+		checkpointer: startCheckpointer(ckpt),
 	}, nil
 }
 
@@ -200,6 +215,7 @@ func (s *Store) DB() *sql.DB { return s.write }
 func (s *Store) Close() error {
 	s.listeners.closeAll()
 	return errors.Join(
+		s.checkpointer.close(),
 		s.wstmts.close(),
 		s.rstmts.close(),
 		s.read.Close(),
@@ -333,6 +349,7 @@ func (s *Store) rawWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing transaction: %w", err)
 	}
+	s.checkpointer.poke()
 	return nil
 }
 
