@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(queueCommands()...)
 	root.AddCommand(supervisorCommands()...)
 	root.AddCommand(newAutoscaleCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd())
 	return root
 }
 
