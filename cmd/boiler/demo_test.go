@@ -176,7 +176,9 @@ func waitJS(t *testing.T, ctx context.Context, within time.Duration, what, expr 
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ok, err := chromedp.Run(ectx, chromedp.Evaluate[bool](expr))
+		cancel()
 		if err != nil {
 			t.Fatalf("%s: evaluating %s: %v", what, expr, err)
 		}
@@ -184,16 +186,29 @@ func waitJS(t *testing.T, ctx context.Context, within time.Duration, what, expr 
 			return
 		}
 		if time.Now().After(deadline) {
-			text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			text, _ := chromedp.Run(ectx, chromedp.Evaluate[string](`document.body.innerText`))
+			cancel()
 			t.Fatalf("timed out after %s waiting for %s (%s); the page says:\n%s", within, what, expr, text)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
+// commas writes n as the page does (toLocaleString("en-US")): 5,000.
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // evalString evaluates a JavaScript expression in the page.
 func evalString(t *testing.T, ctx context.Context, expr string) string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
 	if err != nil {
 		t.Fatalf("evaluating %s: %v", expr, err)
@@ -212,10 +227,10 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
-// screenshot saves the page as dir/name.png, logs the path, and, when
-// BOILER_UPDATE_SCREENSHOTS=1, copies it to docs/screenshots for the
-// README.
-func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+// screenshot saves the page as dir/name.png and logs the path. With
+// publish set and BOILER_UPDATE_SCREENSHOTS=1, it also copies it to
+// docs/screenshots for the README.
+func screenshot(t *testing.T, ctx context.Context, dir, name string, publish bool) {
 	t.Helper()
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -228,7 +243,7 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
-	if os.Getenv("BOILER_UPDATE_SCREENSHOTS") == "1" {
+	if publish && os.Getenv("BOILER_UPDATE_SCREENSHOTS") == "1" {
 		docs := filepath.Join("..", "..", "docs", "screenshots", name+".png")
 		if err := os.MkdirAll(filepath.Dir(docs), 0o755); err != nil {
 			t.Fatal(err)
@@ -349,7 +364,7 @@ func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
 	)
 	waitJS(t, ctx, 10*time.Second, "the detail to show the discarded job",
 		`document.getElementById("d-state").textContent === "discarded" && document.getElementById("d-errors").textContent.includes("planned failure")`)
-	screenshot(t, ctx, shots, "dashboard-discarded-job")
+	screenshot(t, ctx, shots, "dashboard-discarded-job", false)
 
 	run(t, ctx, 10*time.Second, "clicking Retry", chromedp.Click(chromedp.CSS(`#d-retry`)))
 	waitJS(t, ctx, 20*time.Second, "the retried job to complete, seen in the page",
@@ -357,7 +372,7 @@ func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
 	if got := jobState(t, base, id); got != "completed" {
 		t.Errorf("after the retry the API says job %d is %s, want completed", id, got)
 	}
-	screenshot(t, ctx, shots, "dashboard-retried-job")
+	screenshot(t, ctx, shots, "dashboard-retried-job", true)
 }
 
 // TestBrowserDemoPageRuns500Jobs fires 500 jobs from the demo page
@@ -372,6 +387,14 @@ func TestBrowserDemoPageRuns500Jobs(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("BOILER_DEMO_JOBS")); err == nil && n > 0 {
 		jobs = n
 	}
+
+	// The dashboard follows the run in a second tab.
+	dash, closeDash := chromedp.NewContext(ctx)
+	defer closeDash()
+	if err := chromedp.Do(dash); err != nil { // opens the tab, without a deadline (see chromedp.Run)
+		t.Fatal(err)
+	}
+	run(t, dash, 30*time.Second, "opening the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#live.on`)))
 
 	run(t, ctx, 30*time.Second, "opening the demo page and firing the jobs",
 		chromedp.Navigate(base+"/demo"),
@@ -391,5 +414,9 @@ func TestBrowserDemoPageRuns500Jobs(t *testing.T) {
 	if p50 == "–" || p99 == "–" || workers < 1 {
 		t.Errorf("figures missing: p50 %q, p99 %q, %d pools", p50, p99, workers)
 	}
-	screenshot(t, ctx, shots, "demo")
+	screenshot(t, ctx, shots, "demo", true)
+	waitJS(t, dash, 10*time.Second, "the dashboard to show the completed jobs",
+		fmt.Sprintf(`[...document.querySelectorAll("#queues tbody tr")].some(r => r.cells[0].textContent === "demo" && r.cells[5].textContent === %q)`+
+			` && document.querySelector("#job-list tbody .state").textContent === "completed"`, commas(jobs)))
+	screenshot(t, dash, shots, "dashboard", true)
 }

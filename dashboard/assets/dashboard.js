@@ -57,7 +57,7 @@
     renderProcesses(s.processes || []);
     const jps = s.jobs_per_second !== undefined ? s.jobs_per_second : queues.reduce((a, q) => a + (q.jobs_per_second || 0), 0);
     chart.push([jps]);
-    $("jps-now").textContent = jps.toFixed(1) + " jobs/s" + (s.workers !== undefined ? " · " + s.workers + " workers" : "");
+    $("jps-now").textContent = jps.toFixed(1) + " jobs/s" + (s.workers ? " · " + s.workers + " workers" : "");
     // Keep the first page of jobs fresh, but gently.
     if (cursors.length === 1 && Date.now() - lastListRefresh > 3000) loadJobs(0, false);
     // Follow the job shown until it is finalized.
@@ -65,7 +65,7 @@
   });
 
   // ---- jobs: state tabs, search, cursor paging ----
-  let state = "available";
+  let state = "all";
   let cursors = [0]; // cursors of the pages shown so far; the last is the current page
   let nextCursor = 0;
 
@@ -198,7 +198,9 @@
     } catch (e) { $("workers-note").hidden = false; $("workers-note").textContent = e.message; }
     try {
       const d = await api("GET", "/api/autoscale/decisions");
-      const list = d.decisions || [];
+      // The newest decision, then the changes: the holds between them
+      // would hide them.
+      const list = (d.decisions || []).filter((x, i) => i === 0 || x.action !== "hold");
       $("decisions-note").hidden = list.length > 0;
       if (d.note) $("decisions-note").textContent = d.note;
       fill($("decisions").tBodies[0], list.slice(0, 20).map((x) => el("tr", { class: "act-" + x.action },
