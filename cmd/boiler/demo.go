@@ -213,7 +213,11 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	warnSecret(errOut, auth)
+	if auth.password != "" || auth.token != "" {
+		// Only a shared demo needs stable tokens; on loopback a fresh
+		// secret per run is fine.
+		warnSecret(errOut, auth)
+	}
 	fmt.Fprintf(out, "boiler demo: open %s/demo\n  dashboard %s/  ·  API %s/api/  ·  store %s\n  Ctrl-C stops.\n", url, url, url, shown)
 	serving = true
 	return serveWeb(ctx, ln, h, logger)
