@@ -78,34 +78,48 @@ func (p *Pools) Current(context.Context) (int, error) {
 
 // Set implements [autoscale.Target]: it starts pools, or stops the newest
 // ones gracefully (their running jobs finish, their prefetched jobs go
-// back to the queue), until n run.
+// back to the queue), until n run. Pools being stopped no longer count,
+// and do not hold up Current or Info while their jobs finish.
 func (p *Pools) Set(ctx context.Context, n int) error {
 	if n < 0 {
 		return fmt.Errorf("demo pools: cannot run %d pools", n)
 	}
+	stopping, err := p.resize(ctx, n)
+	var errs []error
+	for _, pl := range stopping {
+		if err := pl.w.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("demo pools: stopping %s: %w", pl.w.ID(), err))
+		}
+	}
+	if len(stopping) > 0 {
+		p.opts.Logger.Info("worker pools stopped", "stopped", len(stopping), "pools", n)
+	}
+	return errors.Join(append([]error{err}, errs...)...)
+}
+
+// resize starts pools until n run, or takes the newest ones out of the
+// list until n remain and returns them for the caller to stop.
+func (p *Pools) resize(ctx context.Context, n int) ([]*pool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.pools) < n {
 		o := p.opts.Worker
 		w, err := boiler.NewWorker(p.opts.Store, p.opts.Registry, &o)
 		if err != nil {
-			return fmt.Errorf("demo pools: %w", err)
+			return nil, fmt.Errorf("demo pools: %w", err)
 		}
 		if err := w.Start(ctx); err != nil {
-			return fmt.Errorf("demo pools: %w", err)
+			return nil, fmt.Errorf("demo pools: %w", err)
 		}
 		p.pools = append(p.pools, &pool{w: w, started: p.opts.Now()})
 		p.opts.Logger.Info("worker pool started", "worker", w.ID(), "pools", len(p.pools))
 	}
-	for len(p.pools) > n {
-		last := p.pools[len(p.pools)-1]
-		if err := last.w.Stop(ctx); err != nil {
-			return fmt.Errorf("demo pools: stopping %s: %w", last.w.ID(), err)
-		}
-		p.pools = p.pools[:len(p.pools)-1]
-		p.opts.Logger.Info("worker pool stopped", "worker", last.w.ID(), "pools", len(p.pools))
+	if len(p.pools) > n {
+		stopping := slices.Clone(p.pools[n:])
+		p.pools = p.pools[:n]
+		return stopping, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // PoolInfo describes one running pool.
