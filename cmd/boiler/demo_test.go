@@ -358,10 +358,12 @@ func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
 		chromedp.Click(chromedp.CSS(`#states button[data-state="discarded"]`)),
-		chromedp.WaitVisible(chromedp.CSS(row)),
-		chromedp.Click(chromedp.CSS(row)),
-		chromedp.WaitVisible(chromedp.CSS(`#detail`)),
 	)
+	// The list is redrawn as events arrive, so the row is clicked in the
+	// page, where it cannot go stale between finding and clicking.
+	waitJS(t, ctx, 10*time.Second, "the discarded job in the list, clicked",
+		fmt.Sprintf(`(r => r ? (r.click(), true) : false)(document.querySelector(%q))`, row))
+	run(t, ctx, 10*time.Second, "the job's detail", chromedp.WaitVisible(chromedp.CSS(`#detail`)))
 	waitJS(t, ctx, 10*time.Second, "the detail to show the discarded job",
 		`document.getElementById("d-state").textContent === "discarded" && document.getElementById("d-errors").textContent.includes("planned failure")`)
 	screenshot(t, ctx, shots, "dashboard-discarded-job", false)
