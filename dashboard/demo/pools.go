@@ -150,15 +150,6 @@ func (p *Pools) Info() []PoolInfo {
 	return out
 }
 
-// Running returns how many jobs run now, in every pool.
-func (p *Pools) Running() int {
-	n := 0
-	for _, i := range p.Info() {
-		n += i.Running
-	}
-	return n
-}
-
 // Stop stops every pool, newest first (see [boiler.Worker.Stop]); ctx
 // done means stop waiting for running jobs.
 func (p *Pools) Stop(ctx context.Context) error {
