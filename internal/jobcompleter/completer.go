@@ -163,6 +163,11 @@ func (c *Completer) run(ctx context.Context) {
 			return
 		case <-c.wake:
 		}
+		if c.Pending() == 0 {
+			// A wake-up left over from outcomes a full-batch flush already
+			// took: the delay must start at the next outcome, not now.
+			continue
+		}
 		// Gather: wait for a full batch or FlushDelay.
 		timer.Reset(c.p.FlushDelay)
 	gather:
