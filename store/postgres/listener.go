@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/doubleboiler/boiler/internal/fanout"
 )
 
 // channelSuffix names the store's notification channel after its schema,
@@ -55,10 +57,11 @@ type listener struct {
 	connect func(context.Context) (*pgx.Conn, error)
 	logger  *slog.Logger
 
+	subs *fanout.Set // the channels of ListenInserts
+
 	mu      sync.Mutex
-	subs    map[chan string]func() bool // each subscriber's context.AfterFunc stop
-	up      bool                        // the connection is listening
-	waiters []chan error                // subscribers waiting for the next attempt's outcome
+	up      bool         // the connection is listening
+	waiters []chan error // subscribers waiting for the next attempt's outcome
 	closed  bool
 	cancel  context.CancelFunc // stops run; nil until the first subscriber
 	done    chan struct{}      // closed when run returns
@@ -69,7 +72,7 @@ func newListener(channel string, connect func(context.Context) (*pgx.Conn, error
 		channel: channel,
 		connect: connect,
 		logger:  logger,
-		subs:    make(map[chan string]func() bool),
+		subs:    fanout.New(subscriberBuffer),
 		done:    make(chan struct{}),
 	}
 }
@@ -87,8 +90,11 @@ func (l *listener) subscribe(ctx context.Context) (<-chan string, error) {
 		l.cancel = cancel
 		go l.run(runCtx)
 	}
-	ch := make(chan string, subscriberBuffer)
-	l.subs[ch] = context.AfterFunc(ctx, func() { l.unsubscribe(ch) })
+	ch, err := l.subs.Subscribe(ctx)
+	if err != nil { // cannot happen: l.subs is closed only with l.closed, under l.mu
+		l.mu.Unlock()
+		return nil, fmt.Errorf("listening for inserts: %w", err)
+	}
 	if l.up {
 		l.mu.Unlock()
 		return ch, nil
@@ -97,14 +103,13 @@ func (l *listener) subscribe(ctx context.Context) (<-chan string, error) {
 	l.waiters = append(l.waiters, wait)
 	l.mu.Unlock()
 
-	var err error
 	select {
 	case err = <-wait:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
 	if err != nil {
-		l.unsubscribe(ch)
+		l.subs.Unsubscribe(ch)
 		return nil, fmt.Errorf("listening for inserts: %w", err)
 	}
 	return ch, nil
@@ -125,37 +130,11 @@ func (l *listener) setUp(up bool, err error) {
 	l.waiters = nil
 }
 
-// unsubscribe removes ch and closes it, if it is still subscribed.
-func (l *listener) unsubscribe(ch chan string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.subs[ch]; ok {
-		delete(l.subs, ch)
-		close(ch)
-	}
-}
-
-// broadcast sends queue to every subscriber that has room.
-func (l *listener) broadcast(queue string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for ch := range l.subs {
-		select {
-		case ch <- queue:
-		default:
-		}
-	}
-}
-
 // close stops the connection and closes every subscriber's channel.
 func (l *listener) close() {
 	l.mu.Lock()
 	l.closed = true
-	for ch, stop := range l.subs {
-		stop()
-		delete(l.subs, ch)
-		close(ch)
-	}
+	l.subs.Close()
 	for _, w := range l.waiters {
 		w <- errors.New("store closed")
 	}
@@ -227,7 +206,7 @@ func (l *listener) listen(ctx context.Context) (listened bool, err error) {
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case err == nil:
-			l.broadcast(n.Payload)
+			l.subs.Send(n.Payload)
 		case pgconn.Timeout(err):
 			if err := conn.Ping(ctx); err != nil {
 				return true, fmt.Errorf("ping: %w", err)

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/doubleboiler/boiler/internal/fanout"
 )
 
 // listenerBuffer is how many wake-ups a slow listener may have pending;
@@ -35,15 +37,16 @@ type hub struct {
 	client  goredis.UniversalClient
 	channel string
 
+	subs *fanout.Set // the listeners' channels
+
 	mu     sync.Mutex
 	closed bool
-	subs   map[chan string]struct{}
 	ps     *goredis.PubSub
 	done   chan struct{} // closed when the fan-out goroutine of ps returns
 }
 
 func newHub(client goredis.UniversalClient, channel string) *hub {
-	return &hub{client: client, channel: channel, subs: make(map[chan string]struct{})}
+	return &hub{client: client, channel: channel, subs: fanout.New(listenerBuffer)}
 }
 
 // errStoreClosed is returned by ListenInserts after Close.
@@ -69,8 +72,12 @@ func (h *hub) listen(ctx context.Context) (<-chan string, error) {
 		h.ps, h.done = ps, make(chan struct{})
 		go h.fanOut(ps.Channel(), h.done)
 	}
-	ch := make(chan string, listenerBuffer)
-	h.subs[ch] = struct{}{}
+	ch, err := h.subs.Subscribe(ctx)
+	if err != nil { // cannot happen: h.subs is closed only with h.closed, under h.mu
+		return nil, err
+	}
+	// The set closes ch when ctx is done too; remove makes sure it is gone
+	// before it counts the listeners left.
 	context.AfterFunc(ctx, func() { h.remove(ch) })
 	return ch, nil
 }
@@ -79,29 +86,17 @@ func (h *hub) listen(ctx context.Context) (<-chan string, error) {
 func (h *hub) fanOut(msgs <-chan *goredis.Message, done chan struct{}) {
 	defer close(done)
 	for m := range msgs {
-		h.mu.Lock()
-		for ch := range h.subs {
-			select {
-			case ch <- m.Payload:
-			default:
-			}
-		}
-		h.mu.Unlock()
+		h.subs.Send(m.Payload)
 	}
 }
 
 // remove closes one listener's channel, and the subscription with the last.
-func (h *hub) remove(ch chan string) {
+func (h *hub) remove(ch <-chan string) {
 	h.mu.Lock()
-	if _, ok := h.subs[ch]; !ok {
-		h.mu.Unlock()
-		return
-	}
-	delete(h.subs, ch)
-	close(ch)
+	h.subs.Unsubscribe(ch)
 	var ps *goredis.PubSub
 	var done chan struct{}
-	if len(h.subs) == 0 && h.ps != nil {
+	if h.subs.Len() == 0 && h.ps != nil {
 		ps, done = h.ps, h.done
 		h.ps, h.done = nil, nil
 	}
@@ -117,10 +112,7 @@ func (h *hub) remove(ch chan string) {
 func (h *hub) close() {
 	h.mu.Lock()
 	h.closed = true
-	for ch := range h.subs {
-		delete(h.subs, ch)
-		close(ch)
-	}
+	h.subs.Close()
 	ps, done := h.ps, h.done
 	h.ps, h.done = nil, nil
 	h.mu.Unlock()

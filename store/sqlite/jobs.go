@@ -226,7 +226,7 @@ func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*st
 	if err != nil {
 		return nil, fmt.Errorf("retrying job: %w", err)
 	}
-	s.listeners.notify(j.Queue)
+	s.listeners.Send(j.Queue)
 	return j, nil
 }
 

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/doubleboiler/boiler/store"
 )
@@ -21,68 +20,11 @@ func (s *Store) ListenInserts(ctx context.Context) (<-chan string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ch, err := s.listeners.add(ctx)
+	ch, err := s.listeners.Subscribe(ctx)
 	if err != nil {
-		return nil, err
-	}
-	return ch, nil
-}
-
-// listeners fans insert notifications out to the channels of
-// ListenInserts.
-type listeners struct {
-	mu     sync.Mutex
-	closed bool
-	m      map[chan string]func() bool // channel -> stop of its context.AfterFunc
-}
-
-// add registers a channel that is removed and closed when ctx is done.
-func (l *listeners) add(ctx context.Context) (chan string, error) {
-	ch := make(chan string, 1)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
 		return nil, errors.New("listening for inserts: the store is closed")
 	}
-	if l.m == nil {
-		l.m = make(map[chan string]func() bool)
-	}
-	l.m[ch] = context.AfterFunc(ctx, func() { l.remove(ch) })
 	return ch, nil
-}
-
-// remove closes ch if it is still registered.
-func (l *listeners) remove(ch chan string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.m[ch]; ok {
-		delete(l.m, ch)
-		close(ch)
-	}
-}
-
-// notify sends queue to every listener that has room for it.
-func (l *listeners) notify(queue string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for ch := range l.m {
-		select {
-		case ch <- queue:
-		default: // a notification is already waiting: it stands for this one too
-		}
-	}
-}
-
-// closeAll closes every channel and refuses new listeners.
-func (l *listeners) closeAll() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	for ch, stop := range l.m {
-		stop()
-		delete(l.m, ch)
-		close(ch)
-	}
 }
 
 // notifyInserted tells the listeners about the queues of the jobs res
@@ -95,6 +37,6 @@ func (s *Store) notifyInserted(res []store.JobInsertResult) {
 			continue
 		}
 		last = r.Job.Queue
-		s.listeners.notify(last)
+		s.listeners.Send(last)
 	}
 }

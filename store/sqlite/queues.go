@@ -65,7 +65,7 @@ func (s *Store) QueueResume(ctx context.Context, queue string) error {
 	if err != nil {
 		return fmt.Errorf("resuming queue %q: %w", queue, err)
 	}
-	s.listeners.notify(queue)
+	s.listeners.Send(queue)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/doubleboiler/boiler/internal/fanout"
 	"github.com/doubleboiler/boiler/store"
 )
 
@@ -76,7 +77,7 @@ type Store struct {
 
 	checkpointer *checkpointer
 
-	listeners listeners
+	listeners fanout.Set // the channels of ListenInserts
 }
 
 // Open opens (creating it if needed) the SQLite database file at path and
@@ -213,7 +214,7 @@ func (s *Store) DB() *sql.DB { return s.write }
 
 // Close closes the listener channels and the database connections.
 func (s *Store) Close() error {
-	s.listeners.closeAll()
+	s.listeners.Close()
 	return errors.Join(
 		s.checkpointer.close(),
 		s.wstmts.close(),
