@@ -21,6 +21,16 @@ type ClientOptions struct {
 	// base of RunIn and UniqueFor. Times are kept in UTC, truncated to
 	// microseconds. Default time.Now.
 	Clock func() time.Time
+	// NoGroupCommit turns group commit off: each Enqueue and EnqueueRaw
+	// then makes its own store call (its own transaction). Default false:
+	// single-job enqueues that arrive while another is being written wait
+	// for it and are then written together in one store call, at most
+	// 1,000 at a time, so they share one commit. A lone caller is written
+	// at once. Each caller still gets its own result, and unique keys
+	// behave as if the jobs were inserted one after the other; a store
+	// error fails every job of the shared call. EnqueueMany and
+	// EnqueueRawMany always make their own call.
+	NoGroupCommit bool
 }
 
 // Client enqueues jobs and manages them (get, list, cancel, retry,
@@ -31,6 +41,7 @@ type ClientOptions struct {
 type Client struct {
 	store store.Store // nil for an inline client
 	clock func() time.Time
+	group *groupCommitter // nil when group commit is off
 
 	reg      *Registry    // inline client only
 	inlineID atomic.Int64 // inline client only: synthetic job ids
@@ -53,7 +64,11 @@ func newClient(s store.Store, reg *Registry, opts *ClientOptions) *Client {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Client{store: s, reg: reg, clock: clock}
+	c := &Client{store: s, reg: reg, clock: clock}
+	if s != nil && !opts.NoGroupCommit {
+		c.group = newGroupCommitter(s)
+	}
+	return c
 }
 
 // now is the client's clock in UTC, truncated to microseconds (what every
@@ -92,6 +107,12 @@ type EnqueueRawParams struct {
 // options if they implement [JobArgsWithOptions], then opts (which may be
 // nil). A job with a unique key already held by a live job is not
 // inserted: the result carries the existing job and Duplicate.
+//
+// Concurrent calls may share one store call (see
+// ClientOptions.NoGroupCommit). If ctx ends while the job waits for its
+// turn, Enqueue returns ctx.Err() and the job is not inserted; if it ends
+// once the shared call has left, Enqueue returns ctx.Err() at once but
+// the job may still be inserted.
 func (c *Client) Enqueue(ctx context.Context, args JobArgs, opts *EnqueueOptions) (*EnqueueResult, error) {
 	now := c.now()
 	kind, row, err := typedInsertParams(EnqueueParams{Args: args, Options: opts}, now)
@@ -192,6 +213,13 @@ func (c *Client) insertOne(ctx context.Context, row *store.JobInsertParams, now 
 			return nil, fmt.Errorf("enqueue %s: %w", row.Kind, err)
 		}
 		return res, nil
+	}
+	if c.group != nil {
+		res, err := c.group.insert(ctx, row, now)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue %s: %w", row.Kind, err)
+		}
+		return &EnqueueResult{Job: res.Job, Duplicate: res.Duplicate}, nil
 	}
 	res, err := c.store.JobInsertMany(ctx, &store.JobInsertManyParams{Jobs: []*store.JobInsertParams{row}, Now: now})
 	if err != nil {
