@@ -334,3 +334,35 @@ func TestGroupCommitOff(t *testing.T) {
 		t.Errorf("JobInsertMany was called %d times, want one per job (%d)", got, n+1)
 	}
 }
+
+// A caller promoted to lead the next round whose ctx ends before it runs
+// the round must pass the lead on, or leave the committer idle.
+func TestGroupCommitAbandonedLeadPassesOn(t *testing.T) {
+	t.Parallel()
+	g := newGroupCommitter(nil)
+	newWaiter := func(st gcState) *gcWaiter {
+		return &gcWaiter{ctx: context.Background(), wake: make(chan struct{}, 1), state: st}
+	}
+	a, b := newWaiter(gcLeading), newWaiter(gcWaiting)
+	g.busy = true
+	g.pending = []*gcWaiter{a, b}
+
+	if _, err := g.abandon(a, context.Canceled); !errors.Is(err, context.Canceled) {
+		t.Errorf("abandoning the promoted leader: got %v, want context.Canceled", err)
+	}
+	if len(g.pending) != 1 || g.pending[0] != b || b.state != gcLeading || !g.busy {
+		t.Fatalf("after the leader gave up: pending %d, next state %d, busy %v; want b alone, leading, busy", len(g.pending), b.state, g.busy)
+	}
+	select {
+	case <-b.wake:
+	default:
+		t.Error("the next leader was not woken")
+	}
+
+	if _, err := g.abandon(b, context.DeadlineExceeded); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("abandoning the last leader: got %v, want context.DeadlineExceeded", err)
+	}
+	if len(g.pending) != 0 || g.busy {
+		t.Errorf("after every caller gave up: pending %d, busy %v; want none, idle", len(g.pending), g.busy)
+	}
+}
