@@ -231,9 +231,13 @@ func TestRestartBackoff(t *testing.T) {
 	})
 	starts := func() int { return strings.Count(b.out.String(), "crash.1 started") }
 	want := 1
-	crashAndWait := func(nth int, delay time.Duration) {
+	// whileSettling runs once the crash has happened, before the restart.
+	crashAndWait := func(nth int, delay time.Duration, whileSettling ...func()) {
 		t.Helper()
 		eventually(t, 10*time.Second, func() bool { return clk.pending(settle) }, "the exit to be settling")
+		for _, f := range whileSettling {
+			f()
+		}
 		clk.Advance(settle)
 		b.waitOutput(t, fmt.Sprintf("restarting in %s (crash %d in a row)", delay, nth))
 		eventually(t, 10*time.Second, func() bool { return clk.pending(delay) }, "the restart timer")
@@ -250,11 +254,15 @@ func TestRestartBackoff(t *testing.T) {
 	crashAndWait(2, 4*time.Second)
 	crashAndWait(3, 5*time.Second)
 	crashAndWait(4, 5*time.Second)
-	// Now stay up for a minute of fake time, then crash: back to 2s.
-	if err := os.WriteFile(b.dir+"/stay", nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	crashAndWait(5, 5*time.Second)
+	// Now stay up for a minute of fake time, then crash: back to 2s. The
+	// file that keeps the next start up is written only once the fifth
+	// crash has happened: written earlier, a slow shell could find it before
+	// crashing (TestRestartBackoff flaked under load that way).
+	crashAndWait(5, 5*time.Second, func() {
+		if err := os.WriteFile(b.dir+"/stay", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
 	eventually(t, 10*time.Second, func() bool { return len(pidsWith("987701")) == 1 }, "the process to stay up")
 	clk.Advance(61 * time.Second)
 	if err := os.Remove(b.dir + "/stay"); err != nil {
