@@ -201,14 +201,25 @@ func TestKilledWorkerProcessLosesNoJob(t *testing.T) {
 	late := startWorker(t, db, "--concurrency", "50")
 
 	// Time travel for the victim's leases only: the survivors keep
-	// extending theirs.
-	tag, err := s.Pool().Exec(t.Context(), fmt.Sprintf(
-		`UPDATE %s.jobs SET lease_expires_at = $1 WHERE state = 'running' AND lease_owner = $2`, s.Schema()),
-		time.Now().Add(-time.Second), owner)
-	if err != nil {
-		t.Fatal(err)
+	// extending theirs. A fetch the victim sent just before the kill may
+	// still commit on the server after the process is gone (the server
+	// finishes a statement it received), so the leases are expired again
+	// until none has appeared for half a second; a lease missed here would
+	// expire on its own 30 s later and its jobs would run twice without
+	// being counted (this test flaked in CI that way).
+	var held int64
+	for quiet := time.Now(); time.Since(quiet) < 500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		tag, err := s.Pool().Exec(t.Context(), fmt.Sprintf(
+			`UPDATE %s.jobs SET lease_expires_at = $1 WHERE state = 'running' AND lease_owner = $2 AND lease_expires_at > $1`, s.Schema()),
+			time.Now().Add(-time.Second), owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag.RowsAffected() > 0 {
+			held += tag.RowsAffected()
+			quiet = time.Now()
+		}
 	}
-	held := tag.RowsAffected()
 	// The workers' own rescuers may get there first; this one makes sure.
 	if _, err := s.JobRescue(t.Context(), &store.JobRescueParams{Now: time.Now(), Limit: n}); err != nil {
 		t.Fatal(err)
