@@ -69,10 +69,17 @@ type started struct {
 // killed (group and all) at the end of the test if still running.
 func startBoiler(t *testing.T, dir string, env []string, args ...string) *started {
 	t.Helper()
-	s := &started{out: &lockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(boilerBin, args...)
-	s.cmd.Dir = dir
-	s.cmd.Env = append(os.Environ(), append([]string{"BOILER=" + boilerBin, "BOILER_SOCKET=" + filepath.Join(dir, "ctl.sock")}, env...)...)
+	cmd := exec.Command(boilerBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append([]string{"BOILER=" + boilerBin, "BOILER_SOCKET=" + filepath.Join(dir, "ctl.sock")}, env...)...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd in its own process group with its output collected;
+// the group is killed at the end of the test if still running.
+func startCmd(t *testing.T, cmd *exec.Cmd) *started {
+	t.Helper()
+	s := &started{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -396,24 +403,10 @@ func TestStartAsPID1(t *testing.T) {
 		"a: exit 3\n" +
 		"b: sleep 0.3; exit 4\n" +
 		"c: exec sleep 986401\n"})
-	s := &started{out: &lockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command("unshare", "--pid", "--fork", "--mount-proc", boilerBin, "start", "--restart", "always", "-t", "2")
-	s.cmd.Dir = dir
-	s.cmd.Env = append(os.Environ(), "BOILER_SOCKET="+filepath.Join(dir, "pid1.sock"))
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	})
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", boilerBin, "start", "--restart", "always", "-t", "2")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BOILER_SOCKET="+filepath.Join(dir, "pid1.sock"))
+	s := startCmd(t, cmd)
 	s.waitOutput(t, "pid1=boiler")
 	for _, want := range []string{"a.1 crashed (exit status 3)", "b.1 crashed (exit status 4)", "orphans.1 crashed (exit status 7)"} {
 		s.waitOutput(t, want)
