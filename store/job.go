@@ -7,6 +7,9 @@ import (
 
 // State is where a job is in its lifecycle.
 //
+//	waiting ──(every dependency finished)──▶ available (or scheduled)
+//	waiting ──(a dependency failed)──▶ cancelled
+//
 //	scheduled ──(run_at due)──▶ available ──(fetch)──▶ running ──▶ completed
 //	                               ▲                      │
 //	                               │                      ├──▶ retryable ──(run_at due)──▶ available
@@ -20,6 +23,7 @@ type State string
 // discarded and cancelled are "finalized": nothing happens to the job any
 // more except its deletion after the retention period.
 const (
+	StateWaiting   State = "waiting"   // waits for other jobs (Deps) to finish
 	StateScheduled State = "scheduled" // RunAt is in the future
 	StateAvailable State = "available" // ready to be fetched
 	StateRunning   State = "running"   // leased to a worker
@@ -31,7 +35,7 @@ const (
 
 // States lists every state in lifecycle order.
 var States = []State{
-	StateScheduled, StateAvailable, StateRunning, StateRetryable,
+	StateWaiting, StateScheduled, StateAvailable, StateRunning, StateRetryable,
 	StateCompleted, StateDiscarded, StateCancelled,
 }
 
@@ -85,6 +89,16 @@ type Job struct {
 
 	Errors []AttemptError  `json:"errors,omitempty"` // one per failed attempt, oldest first
 	Result json.RawMessage `json:"result,omitempty"` // what a successful handler returned
+
+	// Workflow is the ID of the workflow the job belongs to ("" for none).
+	Workflow string `json:"workflow,omitempty"`
+	// Deps are the IDs of the jobs this job waits for (or waited for), in
+	// the order they were given at insert; DepsLeft is how many of them
+	// are not finalized yet. RunOnFailure is the insert option of that
+	// name.
+	Deps         []int64 `json:"deps,omitempty"`
+	DepsLeft     int     `json:"deps_left,omitempty"`
+	RunOnFailure bool    `json:"run_on_failure,omitempty"`
 }
 
 // AttemptError records why one attempt failed.

@@ -118,6 +118,61 @@ type Store interface {
 	// QueueStats returns one entry per queue that has jobs or is paused,
 	// sorted by name.
 	QueueStats(ctx context.Context, params *QueueStatsParams) ([]*QueueStat, error)
+
+	// JobGetMany returns the jobs with the given IDs, in the order of ids;
+	// IDs that do not exist are left out (no error). A workflow's callback
+	// reads its dependencies' results with it.
+	JobGetMany(ctx context.Context, ids []int64) ([]*Job, error)
+
+	// WorkerBeat records that a worker process is alive: it inserts or
+	// replaces the entry with Info.ID.
+	WorkerBeat(ctx context.Context, info *WorkerInfo) error
+
+	// WorkerList returns every recorded worker, sorted by ID.
+	WorkerList(ctx context.Context) ([]*WorkerInfo, error)
+
+	// WorkerDelete deletes the worker with params.ID when it is set (a
+	// worker's clean stop), otherwise every worker whose HeartbeatAt is
+	// before params.HeartbeatBefore. It returns how many it deleted.
+	WorkerDelete(ctx context.Context, params *WorkerDeleteParams) (int, error)
+
+	// LeaderElect makes Holder the leader called Name until ExpiresAt if
+	// nobody holds it, its lease expired before Now, or Holder already
+	// holds it (a renewal). It returns whether Holder is the leader after
+	// the call. Two concurrent calls never both win an expired lease.
+	LeaderElect(ctx context.Context, params *LeaderElectParams) (bool, error)
+
+	// LeaderResign gives up the leadership Name if Holder holds it, so
+	// another holder can win it at once; otherwise it does nothing.
+	LeaderResign(ctx context.Context, params *LeaderResignParams) error
+
+	// PeriodicUpsert inserts a periodic job or updates the definition of
+	// the one with the same Name: its Spec, job template, CatchUp, Source
+	// and UpdatedAt. LastTick, NextTick and LastJobID of an existing entry
+	// are kept. It returns the entry as stored.
+	PeriodicUpsert(ctx context.Context, p *PeriodicJob) (*PeriodicJob, error)
+
+	// PeriodicList returns every periodic job, sorted by Name.
+	PeriodicList(ctx context.Context) ([]*PeriodicJob, error)
+
+	// PeriodicDelete deletes the periodic job Name ([ErrNotFound] if
+	// there is none). Jobs it already enqueued are untouched.
+	PeriodicDelete(ctx context.Context, name string) error
+
+	// PeriodicFire enqueues one tick of the periodic job Name, atomically
+	// and at most once per tick: if the entry exists and its LastTick is
+	// before Tick (or zero), it inserts Job (as JobInsertMany would, at
+	// Now) and sets LastTick = Tick, NextTick and LastJobID, and returns
+	// the inserted (or, for a held unique key, the existing) job with
+	// Fired true. Otherwise (the tick or a later one was already fired,
+	// for example by another leader) it changes nothing and returns
+	// Fired false. A missing entry is [ErrNotFound].
+	PeriodicFire(ctx context.Context, params *PeriodicFireParams) (*PeriodicFireResult, error)
+
+	// PeriodicSetNext records NextTick of the periodic job Name (for
+	// display; the scheduler computes it from Spec), without firing.
+	// A missing entry is [ErrNotFound].
+	PeriodicSetNext(ctx context.Context, name string, next time.Time) error
 }
 
 // Listener is implemented by stores that can wake idle workers as soon as a
@@ -149,6 +204,26 @@ type JobInsertParams struct {
 	// is zero, until it is finalized.
 	UniqueKey   string
 	UniqueUntil time.Time
+
+	// Workflow, when set, tags the job as a member of the workflow with
+	// that ID (JobListParams.Workflow finds them).
+	Workflow string
+	// After lists earlier entries of the same JobInsertMany call (indexes
+	// into Jobs, each smaller than this entry's own) that this job waits
+	// for: it is inserted waiting (see [StateWaiting]) and its Deps are
+	// their IDs. Duplicate indexes count once. See [DepsPolicy].
+	After []int
+	// AfterIDs lists existing jobs this job waits for, like After. A job
+	// that is already finalized counts as finished at once (completed, or
+	// failed if discarded or cancelled); an ID that does not exist is an
+	// error naming it.
+	AfterIDs []int64
+	// RunOnFailure, for a job with dependencies, makes it run once every
+	// dependency is finalized, whatever their final states. When false (the
+	// default) the job runs only if every dependency completed: the first
+	// dependency discarded, cancelled or deleted cancels it (see
+	// [DepsPolicy]).
+	RunOnFailure bool
 }
 
 // JobInsertManyParams are the params of Store.JobInsertMany.
@@ -218,8 +293,9 @@ type JobListParams struct {
 	States   []State
 	Queue    string
 	Kind     string
-	BeforeID int64 // cursor: only jobs with ID < BeforeID (0: from the newest)
-	Limit    int   // >= 1
+	Workflow string // only members of this workflow
+	BeforeID int64  // cursor: only jobs with ID < BeforeID (0: from the newest)
+	Limit    int    // >= 1
 }
 
 // JobCancelParams are the params of Store.JobCancel.
