@@ -49,7 +49,7 @@ type PeriodicFireParams struct {
 	Name     string
 	Tick     time.Time // the schedule time being fired
 	NextTick time.Time // the tick after it, for display
-	Job      *JobInsertParams
+	Job      *JobInsertParams // nil: record a skipped tick
 	Now      time.Time
 }
 

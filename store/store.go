@@ -166,7 +166,9 @@ type Store interface {
 	// the inserted (or, for a held unique key, the existing) job with
 	// Fired true. Otherwise (the tick or a later one was already fired,
 	// for example by another leader) it changes nothing and returns
-	// Fired false. A missing entry is [ErrNotFound].
+	// Fired false. A missing entry is [ErrNotFound]. With Job nil it
+	// records the tick without inserting anything (a skipped tick) and
+	// returns Fired true and a nil Job.
 	PeriodicFire(ctx context.Context, params *PeriodicFireParams) (*PeriodicFireResult, error)
 
 	// PeriodicSetNext records NextTick of the periodic job Name (for
