@@ -47,8 +47,8 @@ type PeriodicJob struct {
 // PeriodicFireParams are the params of Store.PeriodicFire.
 type PeriodicFireParams struct {
 	Name     string
-	Tick     time.Time // the schedule time being fired
-	NextTick time.Time // the tick after it, for display
+	Tick     time.Time        // the schedule time being fired
+	NextTick time.Time        // the tick after it, for display
 	Job      *JobInsertParams // nil: record a skipped tick
 	Now      time.Time
 }
