@@ -31,7 +31,54 @@ func listTests() []test {
 		{"FiltersByStates", testListFiltersByStates},
 		{"FiltersByQueueAndKind", testListFiltersByQueueAndKind},
 		{"BeforeIDPagesCoverEveryJobOnce", testListPaging},
+		{"FiltersByWorkflow", testListFiltersByWorkflow},
 	}
+}
+
+// Workflow filters "only members of this workflow", together with the
+// other filters and the BeforeID cursor.
+func testListFiltersByWorkflow(t *testing.T, s store.Store) {
+	var inA, inAQueueX []int64
+	byKind := map[string][]int64{}
+	for i := range 17 {
+		wf := []string{"a", "b", "", "a"}[i%4]
+		q := []string{"x", "y"}[i%3%2]
+		kind := []string{"k1", "k2"}[i%2]
+		j := insert(t, s, at(0), &store.JobInsertParams{Workflow: wf, Queue: q, Kind: kind})
+		if wf == "a" {
+			inA = append([]int64{j.ID}, inA...)
+			byKind[kind] = append([]int64{j.ID}, byKind[kind]...)
+			if q == "x" {
+				inAQueueX = append([]int64{j.ID}, inAQueueX...)
+			}
+		}
+	}
+	// One member of a finished, the rest pending.
+	done := fetchID(t, s, "w", at(time.Second), inA[len(inA)-1], "x")
+	finish(t, s, done, store.JobSetStateParams{State: store.StateCompleted, Now: at(time.Second)})
+
+	for _, c := range []struct {
+		name string
+		p    store.JobListParams
+		want []int64
+	}{
+		{"Workflow a", store.JobListParams{Workflow: "a"}, inA},
+		{"Workflow a, Queue x", store.JobListParams{Workflow: "a", Queue: "x"}, inAQueueX},
+		{"Workflow a, Kind k2", store.JobListParams{Workflow: "a", Kind: "k2"}, byKind["k2"]},
+		{"Workflow a, States [completed]", store.JobListParams{Workflow: "a", States: []store.State{store.StateCompleted}}, []int64{done.ID}},
+		{"Workflow a, BeforeID", store.JobListParams{Workflow: "a", BeforeID: inA[1]}, inA[2:]},
+		{"Workflow unknown", store.JobListParams{Workflow: "c"}, nil},
+	} {
+		c.p.Limit = 100
+		got := list(t, s, c.p)
+		wantIDs(t, "JobList("+c.name+")", jobIDs(got), c.want)
+		for _, j := range got {
+			if j.Workflow != c.p.Workflow {
+				t.Fatalf("JobList(%s) returned job %d of workflow %q", c.name, j.ID, j.Workflow)
+			}
+		}
+	}
+	wantIDs(t, "pages of 2 over workflow a", jobIDs(listAll(t, s, store.JobListParams{Workflow: "a", Limit: 2})), inA)
 }
 
 // "JobList returns jobs ... newest (highest ID) first"; zero filters do not

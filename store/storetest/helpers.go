@@ -468,6 +468,12 @@ func jobDiff(got, want *store.Job) []string {
 		}
 	}
 	js("Result", got.Result, want.Result)
+	field("Workflow", got.Workflow, want.Workflow)
+	if !slices.Equal(got.Deps, want.Deps) {
+		d = append(d, fmt.Sprintf("Deps = %v, want %v", got.Deps, want.Deps))
+	}
+	field("DepsLeft", got.DepsLeft, want.DepsLeft)
+	field("RunOnFailure", got.RunOnFailure, want.RunOnFailure)
 	return d
 }
 

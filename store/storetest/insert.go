@@ -59,6 +59,41 @@ func insertTests() []test {
 		{"DueRunAtIsAvailable", testInsertDueRunAtIsAvailable},
 		{"TimesComeBackInUTC", testInsertTimesComeBackInUTC},
 		{"ConcurrentInsertsGetDistinctIDs", testInsertConcurrent},
+		{"WorkflowIsStoredAndReturned", testInsertWorkflow},
+	}
+}
+
+// "Workflow, when set, tags the job as a member of the workflow with that
+// ID": every read returns it (insert, JobGet, JobGetMany, JobList,
+// JobFetch, and after the job finished), and a job without one has "".
+func testInsertWorkflow(t *testing.T, s store.Store) {
+	res := insertMany(t, s, at(0),
+		&store.JobInsertParams{Workflow: "wf-01HZX"},
+		&store.JobInsertParams{},
+		&store.JobInsertParams{Workflow: "other workflow / with spaces", Queue: "q"},
+	)
+	tagged, plain, other := res[0].Job, res[1].Job, res[2].Job
+	for _, c := range []struct {
+		j    *store.Job
+		want string
+	}{{tagged, "wf-01HZX"}, {plain, ""}, {other, "other workflow / with spaces"}} {
+		if c.j.Workflow != c.want {
+			t.Fatalf("JobInsertMany result: job %d has Workflow %q, want %q", c.j.ID, c.j.Workflow, c.want)
+		}
+		if got := get(t, s, c.j.ID).Workflow; got != c.want {
+			t.Fatalf("JobGet(%d): Workflow %q, want %q", c.j.ID, got, c.want)
+		}
+	}
+	wantJob(t, "JobGet of the workflow member", get(t, s, tagged.ID), tagged)
+	wantJob(t, "JobGetMany of the workflow member", getMany(t, s, tagged.ID)[0], tagged)
+	wantJob(t, "JobList of the workflow member", list(t, s, store.JobListParams{Queue: "default", Limit: 1, BeforeID: plain.ID})[0], tagged)
+	r := fetchID(t, s, "w", at(time.Second), tagged.ID, "default")
+	if r.Workflow != tagged.Workflow {
+		t.Fatalf("JobFetch: job %d has Workflow %q, want %q", r.ID, r.Workflow, tagged.Workflow)
+	}
+	done := finish(t, s, r, store.JobSetStateParams{State: store.StateCompleted, Now: at(2 * time.Second)})
+	if done.Workflow != tagged.Workflow {
+		t.Fatalf("completed job %d has Workflow %q, want %q", done.ID, done.Workflow, tagged.Workflow)
 	}
 }
 

@@ -15,24 +15,45 @@ import (
 // contract, used only to test the suite itself: a suite that fails it
 // (or that passes it only by luck) is wrong. Everything happens under one
 // mutex, by the most literal reading of each doc comment in package store.
+//
+// bug, when set, names a deliberate defect (see mutants in
+// storetest_test.go): the suite must catch each one.
 type refStore struct {
-	mu     sync.Mutex
-	jobs   map[int64]*store.Job
-	byID   []*store.Job // the same jobs, by ID
-	nextID int64
-	paused map[string]bool
-	subs   map[chan string]struct{}
+	mu       sync.Mutex
+	jobs     map[int64]*store.Job
+	byID     []*store.Job // the same jobs, by ID
+	nextID   int64
+	paused   map[string]bool
+	subs     map[chan string]struct{}
+	workers  map[string]*store.WorkerInfo
+	leaders  map[string]leader
+	periodic map[string]*store.PeriodicJob
+	bug      string
 }
 
-func newRefStore() *refStore {
-	return &refStore{jobs: map[int64]*store.Job{}, paused: map[string]bool{}, subs: map[chan string]struct{}{}}
+// leader is one leadership's current holder.
+type leader struct {
+	holder    string
+	expiresAt time.Time
 }
+
+func newRefStore(bug string) *refStore {
+	return &refStore{
+		jobs: map[int64]*store.Job{}, paused: map[string]bool{}, subs: map[chan string]struct{}{},
+		workers: map[string]*store.WorkerInfo{}, leaders: map[string]leader{}, periodic: map[string]*store.PeriodicJob{},
+		bug: bug,
+	}
+}
+
+// broken reports whether the store carries the defect named bug.
+func (s *refStore) broken(bug string) bool { return s.bug == bug }
 
 func clone(j *store.Job) *store.Job {
 	c := *j
 	c.Args = slices.Clone(j.Args)
 	c.Result = slices.Clone(j.Result)
 	c.Errors = slices.Clone(j.Errors)
+	c.Deps = slices.Clone(j.Deps)
 	return &c
 }
 
@@ -57,10 +78,37 @@ func holds(j *store.Job, now time.Time) bool {
 func (s *refStore) JobInsertMany(_ context.Context, p *store.JobInsertManyParams) ([]store.JobInsertResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := utc(p.Now)
-	res := make([]store.JobInsertResult, len(p.Jobs))
+	return s.insert(p.Jobs, utc(p.Now))
+}
+
+// insert is JobInsertMany under the lock.
+func (s *refStore) insert(jobs []*store.JobInsertParams, now time.Time) ([]store.JobInsertResult, error) {
+	// Check every entry first: an error inserts nothing.
+	for i, in := range jobs {
+		if s.broken("deps-missing-partial-insert") {
+			break
+		}
+		for _, a := range in.After {
+			if (a < 0 || a >= i) && !s.broken("deps-after-self-ok") {
+				return nil, fmt.Errorf("inserting job %d of %d: After index %d is not an earlier entry", i, len(jobs), a)
+			}
+		}
+		for _, id := range in.AfterIDs {
+			if s.jobs[id] == nil {
+				return nil, fmt.Errorf("inserting job %d of %d: AfterIDs: job %d: %w", i, len(jobs), id, store.ErrNotFound)
+			}
+		}
+	}
+	res := make([]store.JobInsertResult, len(jobs))
 	queues := map[string]bool{}
-	for i, in := range p.Jobs {
+	for i, in := range jobs {
+		if s.broken("deps-missing-partial-insert") {
+			for _, id := range in.AfterIDs {
+				if s.jobs[id] == nil {
+					return nil, fmt.Errorf("inserting job %d: AfterIDs: job %d: %w", i, id, store.ErrNotFound)
+				}
+			}
+		}
 		if in.UniqueKey != "" {
 			if dup := s.holder(in.UniqueKey, now); dup != nil {
 				res[i] = store.JobInsertResult{Job: clone(dup), Duplicate: true}
@@ -72,13 +120,28 @@ func (s *refStore) JobInsertMany(_ context.Context, p *store.JobInsertManyParams
 			ID: s.nextID, Kind: in.Kind, Queue: in.Queue, Priority: in.Priority, Args: slices.Clone(in.Args),
 			State: store.StateAvailable, MaxAttempts: in.MaxAttempts, Timeout: in.Timeout,
 			EnqueuedAt: now, RunAt: now, UniqueKey: in.UniqueKey, UniqueUntil: utc(in.UniqueUntil),
+			Workflow: in.Workflow, RunOnFailure: in.RunOnFailure,
+		}
+		if s.broken("workflow-not-stored") {
+			j.Workflow = ""
 		}
 		if runAt := utc(in.RunAt); runAt.After(now) {
 			j.State, j.RunAt = store.StateScheduled, runAt
 		}
+		for _, a := range in.After {
+			if a >= 0 && a < i {
+				j.Deps = s.addDep(j.Deps, res[a].Job.ID)
+			}
+		}
+		for _, id := range in.AfterIDs {
+			j.Deps = s.addDep(j.Deps, id)
+		}
 		s.jobs[j.ID] = j
 		s.byID = append(s.byID, j)
 		queues[j.Queue] = true
+		if len(j.Deps) > 0 {
+			s.wait(j, now)
+		}
 		res[i] = store.JobInsertResult{Job: clone(j)}
 	}
 	for q := range queues {
@@ -92,6 +155,90 @@ func (s *refStore) JobInsertMany(_ context.Context, p *store.JobInsertManyParams
 	return res, nil
 }
 
+// addDep appends id to deps unless it is there already.
+func (s *refStore) addDep(deps []int64, id int64) []int64 {
+	if slices.Contains(deps, id) && !s.broken("deps-duplicates-count-twice") {
+		return deps
+	}
+	return append(deps, id)
+}
+
+// wait puts new job j, which has Deps, in waiting, counting those already
+// finalized as finished.
+func (s *refStore) wait(j *store.Job, now time.Time) {
+	j.State = store.StateWaiting
+	var failed *store.Job
+	for _, id := range j.Deps {
+		d := s.jobs[id]
+		switch {
+		case !d.State.Finalized() || s.broken("deps-finalized-at-insert-waits"):
+			j.DepsLeft++
+		case d.State != store.StateCompleted && !j.RunOnFailure && failed == nil:
+			failed = d
+		}
+	}
+	switch {
+	case failed != nil:
+		s.cancelWaiter(j, failed.ID, failed.State, now)
+	case j.DepsLeft == 0:
+		s.release(j, now)
+	}
+}
+
+// release makes waiting job j available at now, or scheduled if its own
+// RunAt is later.
+func (s *refStore) release(j *store.Job, now time.Time) {
+	if j.RunAt.After(now) && !s.broken("deps-release-ignores-runat") {
+		j.State = store.StateScheduled
+		return
+	}
+	j.State, j.RunAt = store.StateAvailable, now
+}
+
+// cancelWaiter cancels waiting job j because its dependency dep ended in
+// state, and tells j's own waiters.
+func (s *refStore) cancelWaiter(j *store.Job, dep int64, state store.State, now time.Time) {
+	j.State, j.FinalizedAt = store.StateCancelled, now
+	j.Errors = append(j.Errors, store.AttemptError{
+		Attempt: 0, At: now, Error: fmt.Sprintf("dependency job %d was %s", dep, state),
+	})
+	if !s.broken("deps-no-cascade") {
+		s.finished(j.ID, store.StateCancelled, now, nil)
+	}
+}
+
+// finished updates the jobs waiting for job id, which just reached final
+// state (cancelled also stands for a deletion), as DepsPolicy says. seen,
+// when not nil, holds the waiters already counted by the current call (for
+// the "deps-batch-decrement-once" bug).
+func (s *refStore) finished(id int64, state store.State, now time.Time, seen map[int64]bool) {
+	for _, w := range s.sorted() {
+		if !slices.Contains(w.Deps, id) {
+			continue
+		}
+		if w.State != store.StateWaiting && !(s.broken("deps-decrement-not-waiting") && !w.State.Finalized()) {
+			continue
+		}
+		if state != store.StateCompleted && !w.RunOnFailure && !s.broken("deps-ignore-run-on-failure") {
+			s.cancelWaiter(w, id, state, now)
+			continue
+		}
+		if seen != nil && s.broken("deps-batch-decrement-once") {
+			if seen[w.ID] {
+				continue
+			}
+			seen[w.ID] = true
+		}
+		w.DepsLeft--
+		if s.broken("deps-double-decrement") {
+			w.DepsLeft--
+		}
+		if w.DepsLeft <= 0 {
+			s.release(w, now)
+		}
+	}
+}
+
 func (s *refStore) holder(key string, now time.Time) *store.Job {
 	for _, j := range s.byID {
 		if j.UniqueKey == key && holds(j, now) {
@@ -103,6 +250,11 @@ func (s *refStore) holder(key string, now time.Time) *store.Job {
 
 func eligible(j *store.Job, now time.Time) bool {
 	return j.State == store.StateAvailable || (j.State.Pending() && !j.RunAt.After(now))
+}
+
+// fetchable is eligible, or (for the "deps-waiting-fetchable" bug) waiting.
+func (s *refStore) fetchable(j *store.Job, now time.Time) bool {
+	return eligible(j, now) || (s.broken("deps-waiting-fetchable") && j.State == store.StateWaiting)
 }
 
 func (s *refStore) JobFetch(_ context.Context, p *store.JobFetchParams) ([]*store.Job, error) {
@@ -121,7 +273,7 @@ func (s *refStore) JobFetch(_ context.Context, p *store.JobFetchParams) ([]*stor
 		n := p.Limit - len(out)
 		best := make([]*store.Job, 0, n+1)
 		for _, j := range s.byID {
-			if j.Queue != q || !eligible(j, now) || (len(best) == n && first(j, best[n-1]) > 0) {
+			if j.Queue != q || !s.fetchable(j, now) || (len(best) == n && first(j, best[n-1]) > 0) {
 				continue
 			}
 			i, _ := slices.BinarySearchFunc(best, j, first)
@@ -143,6 +295,7 @@ func (s *refStore) JobSetStateIfRunningMany(_ context.Context, ps []*store.JobSe
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]bool, len(ps))
+	seen := map[int64]bool{}
 	for i, p := range ps {
 		j := s.jobs[p.ID]
 		if j == nil || j.State != store.StateRunning || j.LeaseOwner != p.Owner || j.Attempt != p.Attempt {
@@ -167,6 +320,9 @@ func (s *refStore) JobSetStateIfRunningMany(_ context.Context, ps []*store.JobSe
 		}
 		j.LeaseOwner, j.LeaseExpiresAt = "", time.Time{}
 		out[i] = true
+		if j.State.Finalized() {
+			s.finished(j.ID, j.State, j.FinalizedAt, seen)
+		}
 	}
 	return out, nil
 }
@@ -209,6 +365,9 @@ func (s *refStore) JobRescue(_ context.Context, p *store.JobRescueParams) (int, 
 		}
 		j.LeaseOwner, j.LeaseExpiresAt = "", time.Time{}
 		n++
+		if j.State.Finalized() && !s.broken("deps-rescue-no-cascade") {
+			s.finished(j.ID, j.State, now, nil)
+		}
 	}
 	return n, nil
 }
@@ -251,7 +410,8 @@ func (s *refStore) JobList(_ context.Context, p *store.JobListParams) ([]*store.
 			break
 		}
 		if (len(p.States) > 0 && !slices.Contains(p.States, j.State)) || (p.Queue != "" && j.Queue != p.Queue) ||
-			(p.Kind != "" && j.Kind != p.Kind) || (p.BeforeID != 0 && j.ID >= p.BeforeID) {
+			(p.Kind != "" && j.Kind != p.Kind) || (p.BeforeID != 0 && j.ID >= p.BeforeID) ||
+			(p.Workflow != "" && j.Workflow != p.Workflow && !s.broken("list-ignores-workflow")) {
 			continue
 		}
 		out = append(out, clone(j))
@@ -267,8 +427,11 @@ func (s *refStore) JobCancel(_ context.Context, p *store.JobCancelParams) (*stor
 		return nil, err
 	}
 	switch {
-	case j.State.Pending():
+	case j.State.Pending() || j.State == store.StateWaiting:
 		j.State, j.FinalizedAt = store.StateCancelled, utc(p.Now)
+		if !s.broken("deps-cancel-no-cascade") {
+			s.finished(j.ID, j.State, j.FinalizedAt, nil)
+		}
 	case j.State == store.StateRunning:
 		j.CancelRequested = true
 	}
@@ -303,6 +466,12 @@ func (s *refStore) JobDelete(_ context.Context, id int64) (*store.Job, error) {
 		return nil, fmt.Errorf("deleting job %d: %w", id, store.ErrJobRunning)
 	}
 	s.remove(id)
+	if !j.State.Finalized() && !s.broken("deps-delete-no-cascade") {
+		// The deletion counts as a cancellation for the jobs waiting on it.
+		// JobDelete has no Now: the waiters' FinalizedAt is the store's
+		// clock, the one place it is read (the suite only checks it is set).
+		s.finished(id, store.StateCancelled, utc(time.Now()), nil)
+	}
 	return j, nil
 }
 
@@ -352,7 +521,7 @@ func (s *refStore) QueueStats(_ context.Context, p *store.QueueStatsParams) ([]*
 	}
 	for _, j := range s.jobs {
 		q := stat(j.Queue)
-		if eligible(j, now) {
+		if eligible(j, now) || (s.broken("stats-waiting-as-available") && j.State == store.StateWaiting) {
 			q.Counts[store.StateAvailable]++
 			if q.OldestAvailableAt.IsZero() || j.RunAt.Before(q.OldestAvailableAt) {
 				q.OldestAvailableAt = j.RunAt
@@ -381,6 +550,212 @@ func (s *refStore) ListenInserts(ctx context.Context) (<-chan string, error) {
 		close(ch)
 	})
 	return ch, nil
+}
+
+func (s *refStore) JobGetMany(_ context.Context, ids []int64) ([]*store.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*store.Job, 0, len(ids))
+	for _, id := range ids {
+		j := s.jobs[id]
+		if j == nil {
+			if s.broken("getmany-missing-error") {
+				return nil, fmt.Errorf("job %d: %w", id, store.ErrNotFound)
+			}
+			continue
+		}
+		out = append(out, clone(j))
+	}
+	if s.broken("getmany-sorted") {
+		slices.SortFunc(out, func(a, b *store.Job) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	return out, nil
+}
+
+func cloneWorker(w *store.WorkerInfo) *store.WorkerInfo {
+	c := *w
+	c.Queues = slices.Clone(w.Queues)
+	return &c
+}
+
+func (s *refStore) WorkerBeat(_ context.Context, info *store.WorkerInfo) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := cloneWorker(info)
+	w.StartedAt, w.HeartbeatAt = utc(w.StartedAt), utc(w.HeartbeatAt)
+	if old := s.workers[w.ID]; old != nil && s.broken("worker-beat-keeps-first") {
+		return nil
+	}
+	s.workers[w.ID] = w
+	return nil
+}
+
+func (s *refStore) WorkerList(context.Context) ([]*store.WorkerInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*store.WorkerInfo, 0, len(s.workers))
+	for _, w := range s.workers {
+		out = append(out, cloneWorker(w))
+	}
+	if !s.broken("worker-list-unsorted") {
+		slices.SortFunc(out, func(a, b *store.WorkerInfo) int { return cmp.Compare(a.ID, b.ID) })
+	} else {
+		slices.SortFunc(out, func(a, b *store.WorkerInfo) int { return cmp.Compare(b.ID, a.ID) })
+	}
+	return out, nil
+}
+
+func (s *refStore) WorkerDelete(_ context.Context, p *store.WorkerDeleteParams) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.ID != "" && !s.broken("worker-delete-ignores-id") {
+		if s.workers[p.ID] == nil {
+			return 0, nil
+		}
+		delete(s.workers, p.ID)
+		return 1, nil
+	}
+	n := 0
+	for id, w := range s.workers {
+		if w.HeartbeatAt.Before(p.HeartbeatBefore) || (s.broken("worker-delete-stale-inclusive") && w.HeartbeatAt.Equal(p.HeartbeatBefore)) {
+			delete(s.workers, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *refStore) LeaderElect(_ context.Context, p *store.LeaderElectParams) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := p.Name
+	if s.broken("leader-names-shared") {
+		name = ""
+	}
+	now := utc(p.Now)
+	l, held := s.leaders[name]
+	expired := l.expiresAt.Before(now) || (s.broken("leader-stolen-at-expiry") && l.expiresAt.Equal(now))
+	if held && !expired && l.holder != p.Holder {
+		return false, nil
+	}
+	if held && l.holder == p.Holder && s.broken("leader-renewal-keeps-expiry") {
+		return true, nil
+	}
+	s.leaders[name] = leader{holder: p.Holder, expiresAt: utc(p.ExpiresAt)}
+	return true, nil
+}
+
+func (s *refStore) LeaderResign(_ context.Context, p *store.LeaderResignParams) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := p.Name
+	if s.broken("leader-names-shared") {
+		name = ""
+	}
+	if s.broken("leader-resign-ignored") {
+		return nil
+	}
+	if l, held := s.leaders[name]; held && (l.holder == p.Holder || s.broken("leader-resign-by-anyone")) {
+		delete(s.leaders, name)
+	}
+	return nil
+}
+
+func clonePeriodic(p *store.PeriodicJob) *store.PeriodicJob {
+	c := *p
+	c.Args = slices.Clone(p.Args)
+	return &c
+}
+
+func (s *refStore) PeriodicUpsert(_ context.Context, p *store.PeriodicJob) (*store.PeriodicJob, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := clonePeriodic(p)
+	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
+	c.LastTick, c.NextTick = utc(c.LastTick), utc(c.NextTick)
+	if old := s.periodic[p.Name]; old != nil {
+		if !s.broken("periodic-upsert-resets-created") {
+			c.CreatedAt = old.CreatedAt
+		}
+		if !s.broken("periodic-upsert-resets-ticks") {
+			c.LastTick, c.NextTick, c.LastJobID = old.LastTick, old.NextTick, old.LastJobID
+		}
+	}
+	s.periodic[p.Name] = c
+	return clonePeriodic(c), nil
+}
+
+func (s *refStore) PeriodicList(context.Context) ([]*store.PeriodicJob, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*store.PeriodicJob, 0, len(s.periodic))
+	for _, p := range s.periodic {
+		out = append(out, clonePeriodic(p))
+	}
+	slices.SortFunc(out, func(a, b *store.PeriodicJob) int { return cmp.Compare(a.Name, b.Name) })
+	if s.broken("periodic-list-unsorted") {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+func (s *refStore) PeriodicDelete(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.periodic[name] == nil && !s.broken("periodic-delete-missing-ok") {
+		return fmt.Errorf("periodic job %q: %w", name, store.ErrNotFound)
+	}
+	delete(s.periodic, name)
+	return nil
+}
+
+func (s *refStore) PeriodicFire(_ context.Context, p *store.PeriodicFireParams) (*store.PeriodicFireResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.periodic[p.Name]
+	if e == nil {
+		return nil, fmt.Errorf("firing periodic job %q: %w", p.Name, store.ErrNotFound)
+	}
+	tick := utc(p.Tick)
+	switch {
+	case s.broken("periodic-fire-twice"):
+	case s.broken("periodic-fire-earlier"):
+		if e.LastTick.Equal(tick) {
+			return &store.PeriodicFireResult{}, nil
+		}
+	case !e.LastTick.IsZero() && !e.LastTick.Before(tick):
+		return &store.PeriodicFireResult{}, nil
+	}
+	r := &store.PeriodicFireResult{Fired: true}
+	if p.Job != nil {
+		in := *p.Job
+		if s.broken("periodic-fire-ignores-unique") {
+			in.UniqueKey = ""
+		}
+		res, err := s.insert([]*store.JobInsertParams{&in}, utc(p.Now))
+		if err != nil {
+			return nil, fmt.Errorf("firing periodic job %q: %w", p.Name, err)
+		}
+		r.Job, r.Duplicate = res[0].Job, res[0].Duplicate
+		e.LastJobID = r.Job.ID
+	} else if s.broken("periodic-skip-not-recorded") {
+		return r, nil
+	}
+	e.LastTick, e.NextTick = tick, utc(p.NextTick)
+	return r, nil
+}
+
+func (s *refStore) PeriodicSetNext(_ context.Context, name string, next time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.periodic[name]
+	if e == nil {
+		return fmt.Errorf("periodic job %q: %w", name, store.ErrNotFound)
+	}
+	if !s.broken("periodic-setnext-ignored") {
+		e.NextTick = utc(next)
+	}
+	return nil
 }
 
 var (

@@ -50,6 +50,7 @@ func groups() []group {
 		{"Heartbeat", heartbeatTests()},
 		{"Rescue", rescueTests()},
 		{"Get", getTests()},
+		{"GetMany", getManyTests()},
 		{"List", listTests()},
 		{"Cancel", cancelTests()},
 		{"Retry", retryTests()},

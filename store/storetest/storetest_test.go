@@ -1,6 +1,11 @@
 package storetest_test
 
 import (
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -13,12 +18,71 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// mutantEnv names the defect a child process of TestMutants runs the
+// reference store with.
+const mutantEnv = "STORETEST_MUTANT"
+
 // TestReference runs the suite against refStore, the plain in-memory
-// reading of the contract: the suite must pass it.
+// reading of the contract: the suite must pass it. (Run by TestMutants
+// with a defect named in mutantEnv, it must fail.)
 func TestReference(t *testing.T) {
+	bug := os.Getenv(mutantEnv)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s := newRefStore()
+		s := newRefStore(bug)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	})
+}
+
+// mutant is a defect of the reference store (refStore.bug) and the
+// behaviours of the suite (group/behaviour) that must catch it.
+type mutant struct {
+	bug      string
+	caughtBy []string
+}
+
+// mutants lists the defects the suite must catch, each by the test that
+// pins the sentence of the contract it breaks.
+var mutants = []mutant{
+	{"getmany-sorted", []string{"GetMany/InOrderOfIDsMissingLeftOut"}},
+	{"getmany-missing-error", []string{"GetMany/InOrderOfIDsMissingLeftOut"}},
+	{"workflow-not-stored", []string{"Insert/WorkflowIsStoredAndReturned", "List/FiltersByWorkflow"}},
+	{"list-ignores-workflow", []string{"List/FiltersByWorkflow"}},
+}
+
+// TestMutants runs the suite, in a child process per defect, against the
+// reference store broken in that one way, and fails unless the named
+// behaviours fail: a suite that passes a broken store is missing a test.
+func TestMutants(t *testing.T) {
+	if os.Getenv(mutantEnv) != "" {
+		t.Skip("a child process of TestMutants")
+	}
+	if testing.Short() {
+		t.Skip("starts a process per mutant")
+	}
+	for _, m := range mutants {
+		t.Run(m.bug, func(t *testing.T) {
+			t.Parallel()
+			groups := map[string]bool{}
+			for _, c := range m.caughtBy {
+				groups[strings.Split(c, "/")[0]] = true
+			}
+			run := "^TestReference$/^(" + strings.Join(slices.Sorted(maps.Keys(groups)), "|") + ")$"
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run="+run, "-test.count=1")
+			cmd.Env = append(os.Environ(), mutantEnv+"="+m.bug)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite (-run %s) passed the reference store with defect %q, want failures in %v:\n%s",
+					run, m.bug, m.caughtBy, out)
+			}
+			if strings.Contains(string(out), "panic:") {
+				t.Fatalf("the suite (-run %s) panicked on defect %q, want test failures:\n%s", run, m.bug, out)
+			}
+			for _, c := range m.caughtBy {
+				if !strings.Contains(string(out), "--- FAIL: TestReference/"+c+" ") {
+					t.Errorf("defect %q was not caught by %s (-run %s):\n%s", m.bug, c, run, out)
+				}
+			}
+		})
+	}
 }
