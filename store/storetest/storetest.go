@@ -59,5 +59,6 @@ func groups() []group {
 		{"Queue", queueTests()},
 		{"QueueStats", queueStatsTests()},
 		{"Listener", listenerTests()},
+		{"Workers", workerTests()},
 	}
 }

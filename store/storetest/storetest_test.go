@@ -48,6 +48,10 @@ var mutants = []mutant{
 	{"getmany-missing-error", []string{"GetMany/InOrderOfIDsMissingLeftOut"}},
 	{"workflow-not-stored", []string{"Insert/WorkflowIsStoredAndReturned", "List/FiltersByWorkflow"}},
 	{"list-ignores-workflow", []string{"List/FiltersByWorkflow"}},
+	{"worker-beat-keeps-first", []string{"Workers/BeatInsertsThenReplaces"}},
+	{"worker-list-unsorted", []string{"Workers/ListSortedByID"}},
+	{"worker-delete-ignores-id", []string{"Workers/DeleteByID"}},
+	{"worker-delete-stale-inclusive", []string{"Workers/DeleteStaleByHeartbeatBefore"}},
 }
 
 // TestMutants runs the suite, in a child process per defect, against the
