@@ -60,5 +60,6 @@ func groups() []group {
 		{"QueueStats", queueStatsTests()},
 		{"Listener", listenerTests()},
 		{"Workers", workerTests()},
+		{"Leader", leaderTests()},
 	}
 }

@@ -52,6 +52,11 @@ var mutants = []mutant{
 	{"worker-list-unsorted", []string{"Workers/ListSortedByID"}},
 	{"worker-delete-ignores-id", []string{"Workers/DeleteByID"}},
 	{"worker-delete-stale-inclusive", []string{"Workers/DeleteStaleByHeartbeatBefore"}},
+	{"leader-stolen-at-expiry", []string{"Leader/HeldUntilExpiryOthersLose", "Leader/HolderRenewsExtendingTheLease"}},
+	{"leader-renewal-keeps-expiry", []string{"Leader/HolderRenewsExtendingTheLease"}},
+	{"leader-resign-ignored", []string{"Leader/ResignFreesAtOnce"}},
+	{"leader-resign-by-anyone", []string{"Leader/ResignByNonHolderDoesNothing"}},
+	{"leader-names-shared", []string{"Leader/NamesAreIndependent"}},
 }
 
 // TestMutants runs the suite, in a child process per defect, against the
