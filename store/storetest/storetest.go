@@ -61,5 +61,6 @@ func groups() []group {
 		{"Listener", listenerTests()},
 		{"Workers", workerTests()},
 		{"Leader", leaderTests()},
+		{"Periodic", periodicTests()},
 	}
 }

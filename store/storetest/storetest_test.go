@@ -57,6 +57,15 @@ var mutants = []mutant{
 	{"leader-resign-ignored", []string{"Leader/ResignFreesAtOnce"}},
 	{"leader-resign-by-anyone", []string{"Leader/ResignByNonHolderDoesNothing"}},
 	{"leader-names-shared", []string{"Leader/NamesAreIndependent"}},
+	{"periodic-upsert-resets-ticks", []string{"Periodic/UpsertInsertsThenUpdatesKeepingTicks"}},
+	{"periodic-upsert-resets-created", []string{"Periodic/UpsertInsertsThenUpdatesKeepingTicks"}},
+	{"periodic-list-unsorted", []string{"Periodic/ListSortedByName"}},
+	{"periodic-delete-missing-ok", []string{"Periodic/DeleteLeavesEnqueuedJobs"}},
+	{"periodic-fire-twice", []string{"Periodic/FireOfSameOrEarlierTickDoesNothing", "Periodic/ConcurrentFiresOfOneTickInsertOnce", "Periodic/FireWithoutJobRecordsSkippedTick"}},
+	{"periodic-fire-earlier", []string{"Periodic/FireOfSameOrEarlierTickDoesNothing"}},
+	{"periodic-fire-ignores-unique", []string{"Periodic/FireRespectsUniqueKey"}},
+	{"periodic-skip-not-recorded", []string{"Periodic/FireWithoutJobRecordsSkippedTick"}},
+	{"periodic-setnext-ignored", []string{"Periodic/SetNextRecordsNextTickOnly"}},
 }
 
 // TestMutants runs the suite, in a child process per defect, against the
