@@ -153,8 +153,33 @@ func setField(j *store.Job, name, v string) error {
 		if v != "" {
 			j.Result = json.RawMessage(v)
 		}
+	case "workflow":
+		j.Workflow = v
+	case "deps":
+		j.Deps, err = decodeIDList(v)
+	case "deps_left":
+		j.DepsLeft, err = strconv.Atoi(v)
+	case "run_on_failure":
+		j.RunOnFailure = v == "1"
 	}
 	return err
+}
+
+// decodeIDList reads comma-separated job ids ("" is none).
+func decodeIDList(v string) ([]int64, error) {
+	if v == "" {
+		return nil, nil
+	}
+	parts := strings.Split(v, ",")
+	ids := make([]int64, len(parts))
+	for i, p := range parts {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }
 
 // decodeIDJob decodes a script's {id, fields} pair.
@@ -188,6 +213,9 @@ func decodeJobs(raw any) ([]*store.Job, error) {
 const (
 	replyNotFound = "BOILER_NOTFOUND"
 	replyRunning  = "BOILER_RUNNING"
+	// replyDepMissing is followed by the entry and the id of a dependency
+	// that does not exist (see insertError).
+	replyDepMissing = "BOILER_DEPMISSING"
 )
 
 // interpretError turns Redis's "no such key" and the scripts' error replies

@@ -3,8 +3,10 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,9 +23,9 @@ const fetchInline = 8
 // calls the script again from where it stopped.
 const listBudget = 5000
 
-// JobInsertMany inserts jobs in one script: unique keys are checked and
-// taken, ids drawn from the counter, and idle workers woken by one
-// PUBLISH per queue that got an available job.
+// JobInsertMany inserts jobs in one script: dependencies checked, unique
+// keys checked and taken, ids drawn from the counter, and idle workers
+// woken by one PUBLISH per queue that got an available job.
 func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyParams) ([]store.JobInsertResult, error) {
 	if len(params.Jobs) == 0 {
 		return []store.JobInsertResult{}, nil
@@ -32,78 +34,140 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 	if err != nil {
 		return nil, fmt.Errorf("inserting jobs: %w", err)
 	}
-	args := make([]any, 0, 2+11*len(params.Jobs))
+	args := make([]any, 0, 2+insertFields*len(params.Jobs))
 	args = append(args, now, len(params.Jobs))
 	for i, p := range params.Jobs {
-		state, at := insertState(p, params)
-		runAt, err := encodeTime(at, "RunAt")
-		if err != nil {
-			return nil, fmt.Errorf("inserting job %d (%s): %w", i, p.Kind, err)
+		if args, err = appendInsertArgs(args, i, p, params); err != nil {
+			return nil, fmt.Errorf("inserting job %d of %d (%s): %w", i, len(params.Jobs), p.Kind, err)
 		}
-		until, err := encodeOptionalTime(p.UniqueUntil, "UniqueUntil")
-		if err != nil {
-			return nil, fmt.Errorf("inserting job %d (%s): %w", i, p.Kind, err)
-		}
-		args = append(args, p.Kind, p.Queue, p.Priority, -p.Priority, string(p.Args), p.MaxAttempts,
-			int64(p.Timeout), string(state), runAt, p.UniqueKey, until)
 	}
 	raw, err := s.scripts.insert.Run(ctx, s.client, s.keys, args...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("inserting jobs: %w", interpretError(err))
+		return nil, fmt.Errorf("inserting jobs: %w", insertError(err, len(params.Jobs)))
 	}
-	list, ok := raw.([]any)
-	if !ok || len(list) != len(params.Jobs) {
-		return nil, fmt.Errorf("inserting jobs: unexpected reply %v", raw)
-	}
-	results := make([]store.JobInsertResult, len(list))
-	for i, item := range list {
-		entry, _ := item.([]any)
-		if len(entry) == 2 {
-			j, err := decodeIDJob(entry)
-			if err != nil {
-				return nil, fmt.Errorf("inserting jobs: %w", err)
-			}
-			results[i] = store.JobInsertResult{Job: j, Duplicate: true}
-			continue
-		}
-		if len(entry) != 1 {
-			return nil, fmt.Errorf("inserting jobs: unexpected reply %v", item)
-		}
-		idStr, _ := entry[0].(string)
-		id, err := strconv.ParseInt(idStr, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("inserting jobs: unexpected id %q", idStr)
-		}
-		results[i] = store.JobInsertResult{Job: newJob(id, params.Jobs[i], params)}
+	results, err := decodeInsertReply(raw, params.Jobs, params.Now)
+	if err != nil {
+		return nil, fmt.Errorf("inserting jobs: %w", err)
 	}
 	return results, nil
 }
 
-// insertState is the state and RunAt of a new job: scheduled at its RunAt
-// when that is after Now, else available at Now.
-func insertState(p *store.JobInsertParams, params *store.JobInsertManyParams) (store.State, time.Time) {
-	if p.RunAt.After(params.Now) {
-		return store.StateScheduled, p.RunAt
+// insertFields is how many script arguments describe one job (see
+// lua/insertjobs.lua).
+const insertFields = 15
+
+// appendInsertArgs appends the script arguments of job i of an insert. It
+// refuses an After index that is not an earlier entry.
+func appendInsertArgs(args []any, i int, p *store.JobInsertParams, params *store.JobInsertManyParams) ([]any, error) {
+	state, at := insertState(p, params.Now)
+	runAt, err := encodeTime(at, "RunAt")
+	if err != nil {
+		return nil, err
 	}
-	return store.StateAvailable, params.Now
+	until, err := encodeOptionalTime(p.UniqueUntil, "UniqueUntil")
+	if err != nil {
+		return nil, err
+	}
+	rof := ""
+	if p.RunOnFailure {
+		rof = "1"
+	}
+	var after, afterIDs []byte
+	for k, a := range p.After {
+		if a < 0 || a >= i {
+			return nil, fmt.Errorf("After index %d is not an earlier entry", a)
+		}
+		if k > 0 {
+			after = append(after, ',')
+		}
+		after = strconv.AppendInt(after, int64(a), 10)
+	}
+	for k, id := range p.AfterIDs {
+		if k > 0 {
+			afterIDs = append(afterIDs, ',')
+		}
+		afterIDs = strconv.AppendInt(afterIDs, id, 10)
+	}
+	return append(args, p.Kind, p.Queue, p.Priority, -p.Priority, string(p.Args), p.MaxAttempts,
+		int64(p.Timeout), string(state), runAt, p.UniqueKey, until, p.Workflow, rof,
+		string(after), string(afterIDs)), nil
 }
 
-// newJob is the row JobInsertMany just wrote, built without reading it back.
-func newJob(id int64, p *store.JobInsertParams, params *store.JobInsertManyParams) *store.Job {
-	state, runAt := insertState(p, params)
+// insertError interprets the insert script's error: a dependency that
+// does not exist is [store.ErrNotFound], naming the entry and the id.
+func insertError(err error, n int) error {
+	var rerr goredis.Error
+	if errors.As(err, &rerr) {
+		if _, rest, ok := strings.Cut(rerr.Error(), replyDepMissing+" "); ok {
+			var entry int
+			var id int64
+			if _, serr := fmt.Sscanf(rest, "%d %d", &entry, &id); serr == nil {
+				return fmt.Errorf("job %d of %d: AfterIDs: job %d: %w", entry, n, id, store.ErrNotFound)
+			}
+		}
+	}
+	return interpretError(err)
+}
+
+// decodeInsertReply turns the insert script's reply into one result per
+// job of jobs.
+func decodeInsertReply(raw any, jobs []*store.JobInsertParams, now time.Time) ([]store.JobInsertResult, error) {
+	list, ok := raw.([]any)
+	if !ok || len(list) != len(jobs) {
+		return nil, fmt.Errorf("unexpected reply %v", raw)
+	}
+	results := make([]store.JobInsertResult, len(list))
+	for i, item := range list {
+		entry, _ := item.([]any)
+		switch len(entry) {
+		case 1:
+			idStr, _ := entry[0].(string)
+			id, err := strconv.ParseInt(idStr, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("unexpected id %q", idStr)
+			}
+			results[i] = store.JobInsertResult{Job: newJob(id, jobs[i], now)}
+		case 2, 3:
+			j, err := decodeIDJob(entry[:2])
+			if err != nil {
+				return nil, err
+			}
+			results[i] = store.JobInsertResult{Job: j, Duplicate: len(entry) == 2}
+		default:
+			return nil, fmt.Errorf("unexpected reply %v", item)
+		}
+	}
+	return results, nil
+}
+
+// insertState is the state and RunAt of a new job without dependencies:
+// scheduled at its RunAt when that is after now, else available at now.
+func insertState(p *store.JobInsertParams, now time.Time) (store.State, time.Time) {
+	if p.RunAt.After(now) {
+		return store.StateScheduled, p.RunAt
+	}
+	return store.StateAvailable, now
+}
+
+// newJob is the row JobInsertMany just wrote for a job without
+// dependencies, built without reading it back.
+func newJob(id int64, p *store.JobInsertParams, now time.Time) *store.Job {
+	state, runAt := insertState(p, now)
 	return &store.Job{
-		ID:          id,
-		Kind:        p.Kind,
-		Queue:       p.Queue,
-		Priority:    p.Priority,
-		Args:        p.Args,
-		State:       state,
-		MaxAttempts: p.MaxAttempts,
-		Timeout:     p.Timeout,
-		EnqueuedAt:  truncTime(params.Now),
-		RunAt:       truncTime(runAt),
-		UniqueKey:   p.UniqueKey,
-		UniqueUntil: truncTime(p.UniqueUntil),
+		ID:           id,
+		Kind:         p.Kind,
+		Queue:        p.Queue,
+		Priority:     p.Priority,
+		Args:         p.Args,
+		State:        state,
+		MaxAttempts:  p.MaxAttempts,
+		Timeout:      p.Timeout,
+		EnqueuedAt:   truncTime(now),
+		RunAt:        truncTime(runAt),
+		UniqueKey:    p.UniqueKey,
+		UniqueUntil:  truncTime(p.UniqueUntil),
+		Workflow:     p.Workflow,
+		RunOnFailure: p.RunOnFailure,
 	}
 }
 
@@ -304,8 +368,40 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*store.Job, error) {
 	return j, nil
 }
 
+// JobGetMany reads the jobs in one pipeline, leaving out the ids that do
+// not exist.
+func (s *Store) JobGetMany(ctx context.Context, ids []int64) ([]*store.Job, error) {
+	if len(ids) == 0 {
+		return []*store.Job{}, nil
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.prefix+"job:"+strconv.FormatInt(id, 10))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting %d jobs: %w", len(ids), interpretError(err))
+	}
+	jobs := make([]*store.Job, 0, len(ids))
+	for i, cmd := range cmds {
+		fields := cmd.Val()
+		if len(fields) == 0 {
+			continue
+		}
+		j, err := jobFromMap(strconv.FormatInt(ids[i], 10), fields)
+		if err != nil {
+			return nil, fmt.Errorf("getting %d jobs: %w", len(ids), err)
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
 // JobList pages through the id index of the listed states (or of all
-// jobs), newest first, filtering by queue and kind inside Redis.
+// jobs, or of the workflow's jobs), newest first, filtering by queue, kind
+// and state inside Redis.
 func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*store.Job, error) {
 	if params.Limit < 1 {
 		return nil, fmt.Errorf("listing jobs: Limit is %d, want >= 1", params.Limit)
@@ -316,7 +412,7 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 	}
 	var jobs []*store.Job
 	for {
-		args := []any{max, params.Queue, params.Kind, params.Limit - len(jobs), listBudget}
+		args := []any{max, params.Queue, params.Kind, params.Workflow, params.Limit - len(jobs), listBudget}
 		for _, st := range params.States {
 			if !st.Valid() {
 				return nil, fmt.Errorf("listing jobs: unknown state %q in States", st)
@@ -357,10 +453,17 @@ func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*st
 	return s.jobScript(ctx, "retrying", params.ID, params.Now, s.scripts.retry.Run)
 }
 
-// JobDelete deletes a job that is not running in one script.
+// JobDelete deletes a job that is not running in one script. The jobs
+// waiting for a job deleted before it was finalized are told as if it was
+// cancelled; those cancelled get this process's clock as FinalizedAt
+// (JobDelete has no Now).
 func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
 	sid := strconv.FormatInt(id, 10)
-	raw, err := s.scripts.delete.Run(ctx, s.client, s.keys, sid).Result()
+	now, err := encodeTime(time.Now(), "the clock")
+	if err != nil {
+		return nil, fmt.Errorf("deleting job %d: %w", id, err)
+	}
+	raw, err := s.scripts.delete.Run(ctx, s.client, s.keys, sid, now).Result()
 	if err != nil {
 		return nil, fmt.Errorf("deleting job %d: %w", id, interpretError(err))
 	}

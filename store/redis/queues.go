@@ -43,7 +43,7 @@ func (s *Store) QueueStats(ctx context.Context, params *store.QueueStatsParams) 
 	stats := make([]*store.QueueStat, 0, len(rows))
 	for _, r := range rows {
 		row, ok := r.([]any)
-		if !ok || len(row) != 10 {
+		if !ok || len(row) != 3+len(store.States) {
 			return nil, fmt.Errorf("queue stats: unexpected reply %v", r)
 		}
 		name, _ := row[0].(string)
@@ -57,7 +57,7 @@ func (s *Store) QueueStats(ctx context.Context, params *store.QueueStatsParams) 
 			}
 			st.Counts[state] = n
 		}
-		if oldest, _ := row[9].(string); oldest != "" {
+		if oldest, _ := row[2+len(store.States)].(string); oldest != "" {
 			us, err := strconv.ParseInt(oldest, 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("queue stats: queue %q: oldest available %q: %w", name, oldest, err)

@@ -3,6 +3,7 @@ package redis
 import (
 	"embed"
 	"fmt"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -23,7 +24,7 @@ type scripts struct {
 
 func newScripts() *scripts {
 	return &scripts{
-		insert:          loadScript("insert"),
+		insert:          loadScript("insert", "insertjobs"),
 		fetch:           loadScript("fetch"),
 		setState:        loadScript("setstate"),
 		heartbeat:       loadScript("heartbeat"),
@@ -37,16 +38,18 @@ func newScripts() *scripts {
 	}
 }
 
-// loadScript returns lua/<name>.lua with lua/lib.lua in front. The files
-// are embedded, so a missing one is a build mistake: it panics.
-func loadScript(name string) *goredis.Script {
-	lib, err := luaFS.ReadFile("lua/lib.lua")
-	if err != nil {
-		panic(fmt.Sprintf("redis store: embedded lua/lib.lua: %v", err))
+// loadScript returns lua/<name>.lua with lua/lib.lua and then the
+// libraries libs (lua/<lib>.lua each) in front. The files are embedded, so
+// a missing one is a build mistake: it panics.
+func loadScript(name string, libs ...string) *goredis.Script {
+	var src strings.Builder
+	for _, part := range append(append([]string{"lib"}, libs...), name) {
+		b, err := luaFS.ReadFile("lua/" + part + ".lua")
+		if err != nil {
+			panic(fmt.Sprintf("redis store: embedded lua/%s.lua: %v", part, err))
+		}
+		src.Write(b)
+		src.WriteString("\n")
 	}
-	body, err := luaFS.ReadFile("lua/" + name + ".lua")
-	if err != nil {
-		panic(fmt.Sprintf("redis store: embedded lua/%s.lua: %v", name, err))
-	}
-	return goredis.NewScript(string(lib) + "\n" + string(body))
+	return goredis.NewScript(src.String())
 }

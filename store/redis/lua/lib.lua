@@ -117,6 +117,8 @@ local function unindex(id, st, q, run_at, owner)
     push(batch.zrem, K_LEASES, id)
     push(batch.srem, ownerkey(owner), id)
     incr(q, 'running', -1)
+  elseif st == 'waiting' then
+    incr(q, 'waiting', -1)
   else
     push(batch.zrem, finkey(st), id)
     incr(q, st, -1)
@@ -135,6 +137,8 @@ local function index(id, st, q, sc, run_at, lease, owner, fin)
     push(batch.zadd, K_LEASES, lease, id)
     push(batch.sadd, ownerkey(owner), id)
     incr(q, 'running', 1)
+  elseif st == 'waiting' then
+    incr(q, 'waiting', 1)
   else
     push(batch.zadd, finkey(st), fin, id)
     incr(q, st, 1)
@@ -167,9 +171,117 @@ end
 local function wake(q) redis.call('PUBLISH', K_INSERTS, q) end
 
 -- The job fields every script reads before changing a job's state.
-local F_STATE, F_QUEUE, F_PRIO, F_RUN, F_OWNER, F_ATTEMPT, F_UKEY, F_UUNTIL =
-  1, 2, 3, 4, 5, 6, 7, 8
+-- waited is '1' once another job waits for this one (see finish).
+local F_STATE, F_QUEUE, F_PRIO, F_RUN, F_OWNER, F_ATTEMPT, F_UKEY, F_UUNTIL, F_WAITED, F_WF, F_DEPS =
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 local function load(id)
   return redis.call('HMGET', jobkey(id), 'state', 'queue', 'priority', 'run_at',
-    'lease_owner', 'attempt', 'unique_key', 'unique_until')
+    'lease_owner', 'attempt', 'unique_key', 'unique_until', 'waited', 'workflow', 'deps')
+end
+
+-- Workflows and dependencies (store.DepsPolicy).
+--
+--   workflow:<w>  sorted set of the ids of workflow w's jobs (score: id)
+--   waiters:<id>  set of the jobs waiting for job id, deleted when id is
+--                 finalized; the job's field waited = '1' says it exists,
+--                 so finishing a job nobody waits for reads one more field
+--                 of a hash it reads anyway, and runs no command.
+--
+-- A waiting job is in state:waiting and counted in its queue's counts
+-- (field waiting), and in no set a fetch reads. Its fields deps (the ids it
+-- waits for, comma-separated), deps_left and run_on_failure say how it
+-- leaves.
+local function wfkey(w) return P .. 'workflow:' .. w end
+local function waiterskey(id) return P .. 'waiters:' .. id end
+
+-- iso formats a time (microseconds since 1970, as a string) as RFC 3339 in
+-- UTC with microseconds, the JSON form of a Go time.Time.
+local function iso(t)
+  local us = tonumber(t)
+  local secs = math.floor(us / 1000000)
+  local frac = us - secs * 1000000
+  -- The division rounds near whole seconds; the remainder says which way.
+  if frac < 0 then
+    secs, frac = secs - 1, frac + 1000000
+  elseif frac >= 1000000 then
+    secs, frac = secs + 1, frac - 1000000
+  end
+  local days = math.floor(secs / 86400)
+  local sod = secs - days * 86400
+  -- Howard Hinnant's civil_from_days.
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', y, m, d,
+    math.floor(sod / 3600), math.floor((sod % 3600) / 60), sod % 60, frac)
+end
+
+-- dep_error is the JSON AttemptError of a job cancelled because its
+-- dependency dep ended in state st at now.
+local function dep_error(dep, st, now)
+  return '{"attempt":0,"at":"' .. iso(now) .. '","error":"dependency job ' .. dep .. ' was ' .. st .. '"}'
+end
+
+-- by_id sorts ids (strings) by number, so waiters are handled in a fixed
+-- order.
+local function by_id(a, b) return tonumber(a) < tonumber(b) end
+
+-- finish updates the jobs waiting for job id, which reached final state st
+-- at now (a deletion counts as cancelled), as store.DepsPolicy says: each
+-- waiting job is decremented, made available (or scheduled) at zero, or
+-- cancelled, and a cancelled one finishes in turn for its own waiters.
+-- Callers call it only for a job whose field waited is '1'. The queues of
+-- jobs made available are added to woken.
+local function finish(id, st, now, woken)
+  local todo, i = { id, st }, 1
+  while i < #todo do
+    local dep, dst = todo[i], todo[i + 1]
+    i = i + 2
+    local wk = waiterskey(dep)
+    local ws = redis.call('SMEMBERS', wk)
+    redis.call('DEL', wk)
+    redis.call('HDEL', jobkey(dep), 'waited')
+    table.sort(ws, by_id)
+    for _, w in ipairs(ws) do
+      local k = jobkey(w)
+      local h = redis.call('HMGET', k, 'state', 'deps_left', 'run_on_failure', 'queue', 'priority',
+        'run_at', 'unique_key', 'unique_until', 'waited', 'errors')
+      if h[1] == 'waiting' then
+        local q = h[4]
+        if dst == 'completed' or h[3] == '1' then
+          local left = (tonumber(h[2]) or 1) - 1
+          if left > 0 then
+            redis.call('HSET', k, 'deps_left', string.format('%d', left))
+          else
+            unindex(w, 'waiting', q)
+            if h[6] > now then
+              redis.call('HSET', k, 'state', 'scheduled', 'deps_left', '0')
+              index(w, 'scheduled', q, nil, h[6])
+            else
+              redis.call('HSET', k, 'state', 'available', 'run_at', now, 'deps_left', '0')
+              index(w, 'available', q, score(h[5]), now)
+              woken[q] = true
+            end
+          end
+        else
+          unindex(w, 'waiting', q)
+          redis.call('HSET', k, 'state', 'cancelled', 'finalized_at', now,
+            'errors', append_error(h[10], dep_error(dep, dst, now)))
+          if h[8] == '' then release_unique(w, h[7]) end
+          index(w, 'cancelled', q, nil, nil, nil, nil, now)
+          if h[9] == '1' then
+            todo[#todo + 1] = w
+            todo[#todo + 1] = 'cancelled'
+          end
+        end
+      end
+    end
+  end
 end

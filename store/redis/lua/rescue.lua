@@ -31,6 +31,7 @@ for _, id in ipairs(ids) do
       redis.call('HSET', k, 'finalized_at', now)
       if j[F_UUNTIL] == '' then release_unique(id, j[F_UKEY]) end
       index(id, st, q, nil, nil, nil, nil, now)
+      if j[F_WAITED] == '1' then finish(id, st, now, woken) end
     end
     n = n + 1
   end

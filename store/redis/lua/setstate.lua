@@ -10,7 +10,7 @@ for i = 0, n - 1 do
   local id, owner, attempt, st = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local now, run_at, err, result, undo = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]
   local k = jobkey(id)
-  local j = redis.call('HMGET', k, 'state', 'lease_owner', 'attempt', 'queue', 'unique_key', 'unique_until')
+  local j = redis.call('HMGET', k, 'state', 'lease_owner', 'attempt', 'queue', 'unique_key', 'unique_until', 'waited')
   if j[1] ~= 'running' or j[2] ~= owner or j[3] ~= attempt then
     out[#out + 1] = 0
   else
@@ -44,6 +44,7 @@ for i = 0, n - 1 do
     if is_final(st) then
       if j[6] == '' then release_unique(id, j[5]) end
       index(id, st, q, nil, nil, nil, nil, now)
+      if j[7] == '1' then finish(id, st, now, woken) end
     else
       index(id, st, q, score(redis.call('HGET', k, 'priority')), run_at)
       if st == 'available' then woken[q] = true end

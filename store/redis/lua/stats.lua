@@ -1,6 +1,7 @@
 -- stats: QueueStats. ARGV: now. Returns per queue with jobs or paused:
--- {name, paused, scheduled, available, running, retryable, completed,
--- discarded, cancelled, oldest_available_at or ''}, sorted by name.
+-- {name, paused, waiting, scheduled, available, running, retryable,
+-- completed, discarded, cancelled, oldest_available_at or ''}, sorted by
+-- name.
 -- Queues left without jobs are dropped from the queue set.
 local now = tonumber(ARGV[1])
 local names = redis.call('SUNION', K_QUEUES, K_PAUSED)
@@ -30,16 +31,16 @@ for _, q in ipairs(names) do
     if not oldest or t < oldest then oldest = t end
     first = redis.call('ZRANGEBYSCORE', avail, '(' .. first[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   end
-  local c = redis.call('HMGET', qkey(q, 'counts'), 'running', 'completed', 'discarded', 'cancelled')
+  local c = redis.call('HMGET', qkey(q, 'counts'), 'waiting', 'running', 'completed', 'discarded', 'cancelled')
   local total = counts.scheduled + available + counts.retryable
-  for i = 1, 4 do
+  for i = 1, 5 do
     local v = tonumber(c[i]) or 0
     total = total + v
     c[i] = v
   end
   if total > 0 or paused == 1 then
-    out[#out + 1] = { q, paused, counts.scheduled, available, c[1], counts.retryable,
-      c[2], c[3], c[4], oldest and string.format('%d', oldest) or '' }
+    out[#out + 1] = { q, paused, c[1], counts.scheduled, available, c[2], counts.retryable,
+      c[3], c[4], c[5], oldest and string.format('%d', oldest) or '' }
   elseif total == 0 then
     -- A queue without jobs is forgotten; the next insert lists it again.
     redis.call('SREM', K_QUEUES, q)
