@@ -148,7 +148,32 @@ func queueStatsTests() []test {
 		{"OneEntryPerQueueSortedByName", testQueueStatsSortedByName},
 		{"CountsEveryStateDueCountsAsAvailable", testQueueStatsCounts},
 		{"OldestAvailableAtIsZeroWhenNothingFetchable", testQueueStatsOldestZero},
+		{"WaitingIsCountedNotAvailable", testQueueStatsWaiting},
 	}
+}
+
+// Waiting jobs have their own count ("Counts has an entry for every
+// state"), whatever their RunAt: they cannot be fetched, so they are not
+// available and do not set OldestAvailableAt. Released, they count as
+// available.
+func testQueueStatsWaiting(t *testing.T, s store.Store) {
+	jobs := insertJobs(t, s, at(time.Minute),
+		&store.JobInsertParams{Queue: "q"},
+		&store.JobInsertParams{Queue: "q", After: []int{0}},
+		&store.JobInsertParams{Queue: "q", After: []int{0}, RunAt: at(0)},
+		&store.JobInsertParams{Queue: "q", After: []int{0}, RunAt: at(time.Hour)},
+		&store.JobInsertParams{Queue: "later", After: []int{0}},
+	)
+	q := stat(t, s, at(2*time.Hour), "q")
+	wantCounts(t, "queue q with three waiting jobs", q, map[store.State]int64{store.StateAvailable: 1, store.StateWaiting: 3})
+	wantTime(t, "OldestAvailableAt of q (the dependency's RunAt)", q.OldestAvailableAt, at(time.Minute))
+	wantCounts(t, "queue later, with only a waiting job", stat(t, s, at(2*time.Hour), "later"), map[store.State]int64{store.StateWaiting: 1})
+
+	r := fetchID(t, s, "w", at(2*time.Hour), jobs[0].ID, "q")
+	finish(t, s, r, store.JobSetStateParams{State: store.StateCompleted, Now: at(2 * time.Hour)})
+	q = stat(t, s, at(2*time.Hour), "q")
+	wantCounts(t, "queue q once the dependency completed", q, map[store.State]int64{store.StateAvailable: 3, store.StateCompleted: 1})
+	wantTime(t, "OldestAvailableAt of q (released at the completion)", q.OldestAvailableAt, at(2*time.Hour))
 }
 
 // wantCounts fails unless q.Counts has an entry for every state, equal to

@@ -173,7 +173,7 @@ func (s *refStore) wait(j *store.Job, now time.Time) {
 		switch {
 		case !d.State.Finalized() || s.broken("deps-finalized-at-insert-waits"):
 			j.DepsLeft++
-		case d.State != store.StateCompleted && !j.RunOnFailure && failed == nil:
+		case d.State != store.StateCompleted && !s.runOnFailure(j) && failed == nil && !s.broken("deps-failure-counts-as-completion"):
 			failed = d
 		}
 	}
@@ -185,6 +185,11 @@ func (s *refStore) wait(j *store.Job, now time.Time) {
 	}
 }
 
+// runOnFailure is j.RunOnFailure (ignored by the "deps-run-on-failure-ignored" bug).
+func (s *refStore) runOnFailure(j *store.Job) bool {
+	return j.RunOnFailure && !s.broken("deps-run-on-failure-ignored")
+}
+
 // release makes waiting job j available at now, or scheduled if its own
 // RunAt is later.
 func (s *refStore) release(j *store.Job, now time.Time) {
@@ -192,16 +197,21 @@ func (s *refStore) release(j *store.Job, now time.Time) {
 		j.State = store.StateScheduled
 		return
 	}
-	j.State, j.RunAt = store.StateAvailable, now
+	j.State = store.StateAvailable
+	if !s.broken("deps-release-keeps-runat") {
+		j.RunAt = now
+	}
 }
 
 // cancelWaiter cancels waiting job j because its dependency dep ended in
 // state, and tells j's own waiters.
 func (s *refStore) cancelWaiter(j *store.Job, dep int64, state store.State, now time.Time) {
 	j.State, j.FinalizedAt = store.StateCancelled, now
-	j.Errors = append(j.Errors, store.AttemptError{
-		Attempt: 0, At: now, Error: fmt.Sprintf("dependency job %d was %s", dep, state),
-	})
+	if !s.broken("deps-cancel-without-error") {
+		j.Errors = append(j.Errors, store.AttemptError{
+			Attempt: 0, At: now, Error: fmt.Sprintf("dependency job %d was %s", dep, state),
+		})
+	}
 	if !s.broken("deps-no-cascade") {
 		s.finished(j.ID, store.StateCancelled, now, nil)
 	}
@@ -219,7 +229,7 @@ func (s *refStore) finished(id int64, state store.State, now time.Time, seen map
 		if w.State != store.StateWaiting && !(s.broken("deps-decrement-not-waiting") && !w.State.Finalized()) {
 			continue
 		}
-		if state != store.StateCompleted && !w.RunOnFailure && !s.broken("deps-ignore-run-on-failure") {
+		if state != store.StateCompleted && !s.runOnFailure(w) && !s.broken("deps-failure-counts-as-completion") {
 			s.cancelWaiter(w, id, state, now)
 			continue
 		}

@@ -62,5 +62,6 @@ func groups() []group {
 		{"Workers", workerTests()},
 		{"Leader", leaderTests()},
 		{"Periodic", periodicTests()},
+		{"Deps", depsTests()},
 	}
 }
