@@ -2,6 +2,7 @@ package boiler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync/atomic"
@@ -100,6 +101,7 @@ func (w *Worker) execute(ctx context.Context, rj *runningJob) {
 		timeout = w.opts.JobTimeout
 	}
 	var err error
+	var result json.RawMessage
 	if ctx.Err() != nil {
 		err = context.Cause(ctx)
 	} else {
@@ -109,10 +111,10 @@ func (w *Worker) execute(ctx context.Context, rj *runningJob) {
 			defer cancel()
 		}
 		row := *rj.row // the handler's copy: the guard fields stay intact
-		err = w.reg.run(ctx, &row)
+		result, err = w.reg.run(ctx, &row, w.store)
 	}
 	res := (&attemptResult{
-		row: rj.row, err: err, cause: contextCause(ctx), timeout: timeout,
+		row: rj.row, err: err, result: result, cause: contextCause(ctx), timeout: timeout,
 		now: w.now(), backoff: w.opts.Backoff,
 	}).decide()
 	if !rj.claimed.CompareAndSwap(false, true) {

@@ -2,6 +2,7 @@ package boiler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,16 +17,17 @@ const maxErrorLen = 16 << 10
 // attemptResult is what one attempt of a job came to.
 type attemptResult struct {
 	row     *JobRow
-	err     error         // the handler's error
-	cause   error         // why the job's context ended, nil if it did not
-	timeout time.Duration // the attempt's timeout, for the error message
+	err     error           // the handler's error
+	result  json.RawMessage // the handler's result, stored if it succeeded
+	cause   error           // why the job's context ended, nil if it did not
+	timeout time.Duration   // the attempt's timeout, for the error message
 	now     time.Time
 	backoff func(attempt int) time.Duration
 }
 
 // decide turns an attempt's result into the job's next state:
 //
-//   - nil: completed.
+//   - nil: completed, with the handler's result.
 //   - Snooze(d): scheduled at now+d (available if d is 0), attempt undone.
 //   - Cancel(err): cancelled, err recorded.
 //   - args that do not decode: discarded at once, the error recorded.
@@ -44,7 +46,7 @@ func (a *attemptResult) decide() *store.JobSetStateParams {
 		RunAt:   a.now,
 	}
 	if a.err == nil {
-		p.State = store.StateCompleted
+		p.State, p.Result = store.StateCompleted, a.result
 		return p
 	}
 	var snooze *snoozeError

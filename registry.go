@@ -18,8 +18,9 @@ type Registry struct {
 	handlers map[string]runFunc
 }
 
-// runFunc decodes a job's args and runs its handler.
-type runFunc func(ctx context.Context, row *JobRow) error
+// runFunc decodes a job's args and runs its handler; it returns the
+// handler's result as JSON (nil when it returns none).
+type runFunc func(ctx context.Context, row *JobRow) (json.RawMessage, error)
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
@@ -38,23 +39,29 @@ func NewRegistry() *Registry {
 func Handle[T JobArgs](r *Registry, fn HandlerFunc[T]) {
 	var zero T
 	kind := zero.Kind()
-	if err := validateKind(kind); err != nil {
-		panic(fmt.Sprintf("boiler.Handle: %v (args type %T)", err, zero))
-	}
-	if fn == nil {
-		panic(fmt.Sprintf("boiler.Handle: nil handler for job kind %q", kind))
-	}
-	run := func(ctx context.Context, row *JobRow) error {
+	r.add("boiler.Handle", kind, zero, fn == nil, func(ctx context.Context, row *JobRow) (json.RawMessage, error) {
 		var args T
 		if err := json.Unmarshal(row.Args, &args); err != nil {
-			return &decodeError{kind: kind, err: err}
+			return nil, &decodeError{kind: kind, err: err}
 		}
-		return fn(ctx, &Job[T]{JobRow: row, Args: args})
+		return nil, fn(ctx, &Job[T]{JobRow: row, Args: args})
+	})
+}
+
+// add registers run as the handler of kind, or panics (naming caller and
+// the args' type, zero's) if kind is invalid or taken or the handler is
+// nil.
+func (r *Registry) add(caller, kind string, zero any, nilFn bool, run runFunc) {
+	if err := validateKind(kind); err != nil {
+		panic(fmt.Sprintf("%s: %v (args type %T)", caller, err, zero))
+	}
+	if nilFn {
+		panic(fmt.Sprintf("%s: nil handler for job kind %q", caller, kind))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.handlers[kind]; dup {
-		panic(fmt.Sprintf("boiler.Handle: job kind %q is already registered", kind))
+		panic(fmt.Sprintf("%s: job kind %q is already registered", caller, kind))
 	}
 	r.handlers[kind] = run
 }
@@ -88,17 +95,31 @@ func (r *Registry) lookup(kind string) (runFunc, error) {
 	return run, nil
 }
 
-// run runs row's handler under ctx. A handler's panic is recovered and
-// returned as an error carrying the panic value and the stack.
-func (r *Registry) run(ctx context.Context, row *JobRow) (err error) {
+// run runs row's handler under ctx and returns its result (JSON, nil for
+// none). A handler's panic is recovered and returned as an error carrying
+// the panic value and the stack. The handler's context gives [RecordResult]
+// and [DepResults] their job; deps is where DepResults reads from.
+func (r *Registry) run(ctx context.Context, row *JobRow, deps depsReader) (result json.RawMessage, err error) {
 	run, err := r.lookup(row.Kind)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	a := &attempt{row: row, deps: deps}
 	defer func() {
 		if v := recover(); v != nil {
-			err = &panicError{value: v, stack: debug.Stack()}
+			result, err = nil, &panicError{value: v, stack: debug.Stack()}
 		}
 	}()
-	return run(ctx, row)
+	result, err = run(context.WithValue(ctx, attemptKey{}, a), row)
+	if err != nil {
+		return nil, err
+	}
+	recorded, recordErr := a.recorded()
+	if recordErr != nil {
+		return nil, recordErr
+	}
+	if result == nil {
+		result = recorded
+	}
+	return result, nil
 }

@@ -17,11 +17,11 @@ func TestRegistryKindsAndLookup(t *testing.T) {
 	if got := r.Kinds(); !reflect.DeepEqual(got, []string{"email", "noop"}) {
 		t.Fatalf("Kinds() = %v", got)
 	}
-	err := r.run(context.Background(), &JobRow{Kind: "mystery", Args: json.RawMessage(`{}`)})
+	_, err := r.run(context.Background(), &JobRow{Kind: "mystery", Args: json.RawMessage(`{}`)}, nil)
 	if err == nil || err.Error() != `unknown job kind "mystery" (registered: email, noop)` {
 		t.Fatalf("unknown kind error = %v", err)
 	}
-	err = NewRegistry().run(context.Background(), &JobRow{Kind: "x"})
+	_, err = NewRegistry().run(context.Background(), &JobRow{Kind: "x"}, nil)
 	if err == nil || err.Error() != `unknown job kind "x" (registered: none)` {
 		t.Fatalf("unknown kind in an empty registry: %v", err)
 	}
@@ -34,7 +34,7 @@ func TestRegistryDecode(t *testing.T) {
 	Handle(r, func(_ context.Context, job *Job[emailArgs]) error { got = job; return nil })
 
 	row := &JobRow{ID: 7, Kind: "email", Attempt: 2, Queue: "mail", Args: json.RawMessage(`{"to":"ada@example.com"}`)}
-	if err := r.run(context.Background(), row); err != nil {
+	if _, err := r.run(context.Background(), row, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got.Args.To != "ada@example.com" || got.ID != 7 || got.Attempt != 2 || got.Queue != "mail" {
@@ -42,7 +42,7 @@ func TestRegistryDecode(t *testing.T) {
 	}
 
 	for _, args := range []string{`{"to": 5}`, `not json`, `[1,2]`} {
-		err := r.run(context.Background(), &JobRow{Kind: "email", Args: json.RawMessage(args)})
+		_, err := r.run(context.Background(), &JobRow{Kind: "email", Args: json.RawMessage(args)}, nil)
 		var de *decodeError
 		if !errors.As(err, &de) || !strings.HasPrefix(err.Error(), `decoding args of job kind "email": `) {
 			t.Errorf("args %s: error = %v, want a decode error naming the kind", args, err)
@@ -59,7 +59,7 @@ func TestRegistryRecoversPanics(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
 	Handle(r, func(context.Context, *Job[noopArgs]) error { panic("kaboom") })
-	err := r.run(context.Background(), &JobRow{Kind: "noop", Args: json.RawMessage(`{}`)})
+	_, err := r.run(context.Background(), &JobRow{Kind: "noop", Args: json.RawMessage(`{}`)}, nil)
 	var pe *panicError
 	if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), "panic: kaboom\n") || !strings.Contains(err.Error(), "registry_test.go") {
 		t.Fatalf("panic error = %v, want the value and the stack", err)
