@@ -37,10 +37,20 @@
 // UTC. If the store implements [store.Listener], its notifications are
 // tested too (with a generous timeout, the only place the suite waits).
 //
-// The heaviest test drains 10,000 jobs with 8 concurrent fetchers; under
-// the race detector, which slows an embedded SQLite about thirtyfold, it
-// uses 2,000, so run the suite both with and without -race.
+// The heaviest tests drain 10,000 jobs with 8 concurrent fetchers, and
+// complete a chord of 1,000 dependencies from 8 workers; under the race
+// detector, which slows an embedded SQLite about thirtyfold, they use 2,000
+// and 200, so run the suite both with and without -race.
+//
+// Besides the job methods, the suite pins dependencies (the Deps group,
+// store.DepsPolicy), the worker registry (Workers), leader election
+// (Leader) and periodic jobs (Periodic). Where the contract left a choice
+// open, the test that makes it says so in its comment.
 //
 // The suite checks itself against a plain in-memory reading of the
-// contract (reference_test.go): a test that fails it is a wrong test.
+// contract (reference_test.go): a test that fails it is a wrong test. And
+// TestMutants runs it against that store broken one way at a time (a
+// double decrement, a waiting job fetchable, a leader's lease taken at its
+// expiry, a tick fired twice, ...): each defect must make the tests named
+// beside it fail, or the suite is missing a test.
 package storetest
