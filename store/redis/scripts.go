@@ -17,9 +17,11 @@ var luaFS embed.FS
 
 // scripts holds the compiled scripts of a Store.
 type scripts struct {
-	insert, fetch, setState, heartbeat, rescue *goredis.Script
-	cancel, retry, delete, deleteFinalized     *goredis.Script
-	list, stats                                *goredis.Script
+	insert, fetch, setState, heartbeat, rescue    *goredis.Script
+	cancel, retry, delete, deleteFinalized        *goredis.Script
+	list, stats                                   *goredis.Script
+	workerDelete, leaderElect, leaderResign       *goredis.Script
+	periodicUpsert, periodicFire, periodicSetNext *goredis.Script
 }
 
 func newScripts() *scripts {
@@ -35,6 +37,12 @@ func newScripts() *scripts {
 		deleteFinalized: loadScript("deletefinalized"),
 		list:            loadScript("list"),
 		stats:           loadScript("stats"),
+		workerDelete:    loadScript("workerdelete"),
+		leaderElect:     loadScript("leaderelect"),
+		leaderResign:    loadScript("leaderresign"),
+		periodicUpsert:  loadScript("periodicupsert"),
+		periodicFire:    loadScript("periodicfire", "insertjobs"),
+		periodicSetNext: loadScript("periodicsetnext"),
 	}
 }
 
