@@ -1,10 +1,15 @@
 // Package builtin holds the job kinds every boiler binary knows: noop,
-// sleep and fail. The benchmark, the demo and smoke tests use them, so a
-// queue can be exercised end to end without writing a handler.
+// sleep and fail, and double and sum for workflows. The benchmark, the
+// demo and smoke tests use them, so a queue can be exercised end to end
+// without writing a handler.
 //
 //	boiler enqueue noop '{"i": 1}'
 //	boiler enqueue sleep '{"ms": 250}'
 //	boiler enqueue fail '{"times": 2}' --max-attempts 3
+//	boiler enqueue double '{"n": 21}'   # result 42
+//
+// A chord of double jobs with a sum callback adds up their results (see
+// POST /api/workflows).
 package builtin
 
 import (
@@ -15,6 +20,7 @@ import (
 	"time"
 
 	"github.com/doubleboiler/boiler"
+	"github.com/doubleboiler/boiler/store"
 )
 
 // The built-in job kinds.
@@ -22,6 +28,12 @@ const (
 	KindNoop  = "noop"
 	KindSleep = "sleep"
 	KindFail  = "fail"
+	// KindDouble returns twice its number: a workflow member with a
+	// result.
+	KindDouble = "double"
+	// KindSum adds up the results of the jobs it waited for: a chord's
+	// callback.
+	KindSum = "sum"
 )
 
 // NoopArgs are the args of a job that does nothing.
@@ -56,6 +68,34 @@ type FailArgs struct {
 // Kind returns "fail".
 func (FailArgs) Kind() string { return KindFail }
 
+// DoubleArgs are the args of a job whose result is 2*N (a JSON number).
+type DoubleArgs struct {
+	N int64 `json:"n"`
+}
+
+// Kind returns "double".
+func (DoubleArgs) Kind() string { return KindDouble }
+
+// SumArgs are the args of a job that adds up the results of the jobs it
+// waited for (boiler.DepResults): each must be a JSON number. It has no
+// fields.
+type SumArgs struct{}
+
+// Kind returns "sum".
+func (SumArgs) Kind() string { return KindSum }
+
+// SumResult is a sum job's result.
+type SumResult struct {
+	// Sum is the sum of the completed dependencies' results.
+	Sum int64 `json:"sum"`
+	// Count is how many results were added.
+	Count int `json:"count"`
+	// Failed is how many dependencies did not complete (discarded,
+	// cancelled, or deleted before the sum ran): with RunOnFailure, a sum
+	// runs anyway and adds up the others.
+	Failed int `json:"failed"`
+}
+
 // Options configure [Register]. The zero value is ready to use.
 type Options struct {
 	// OnStart, when set, is called as each built-in job starts, with the
@@ -81,7 +121,7 @@ func (o *Options) withDefaults() Options {
 }
 
 // Kinds returns the built-in kinds, sorted.
-func Kinds() []string { return []string{KindFail, KindNoop, KindSleep} }
+func Kinds() []string { return []string{KindDouble, KindFail, KindNoop, KindSleep, KindSum} }
 
 // IsBuiltin reports whether kind is a built-in kind.
 func IsBuiltin(kind string) bool { return slices.Contains(Kinds(), kind) }
@@ -93,6 +133,8 @@ func Register(r *boiler.Registry, opts *Options) {
 	boiler.Handle(r, h.noop)
 	boiler.Handle(r, h.sleep)
 	boiler.Handle(r, h.fail)
+	boiler.HandleResult(r, h.double)
+	boiler.HandleResult(r, h.sum)
 }
 
 // handlers are the built-in handlers sharing their options.
@@ -137,4 +179,31 @@ func (h handlers) fail(_ context.Context, job *boiler.Job[FailArgs]) error {
 		return fmt.Errorf("fail: attempt %d of %d planned failures: %w", job.Attempt, job.Args.Times, errPlanned)
 	}
 	return nil
+}
+
+func (h handlers) double(_ context.Context, job *boiler.Job[DoubleArgs]) (int64, error) {
+	h.started(job.JobRow)
+	return 2 * job.Args.N, nil
+}
+
+func (h handlers) sum(ctx context.Context, job *boiler.Job[SumArgs]) (*SumResult, error) {
+	h.started(job.JobRow)
+	deps, err := boiler.DepResults(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sum: %w", err)
+	}
+	res := &SumResult{}
+	for _, d := range deps {
+		if d.State != store.StateCompleted {
+			res.Failed++
+			continue
+		}
+		var n int64
+		if err := d.Decode(&n); err != nil {
+			return nil, boiler.Cancel(fmt.Errorf("sum: the result of job %d (%s) is not a whole number: %w", d.ID, d.Kind, err))
+		}
+		res.Sum += n
+		res.Count++
+	}
+	return res, nil
 }

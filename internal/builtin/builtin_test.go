@@ -225,6 +225,8 @@ func TestArgsKinds(t *testing.T) {
 		{builtin.NoopArgs{}, builtin.KindNoop},
 		{builtin.SleepArgs{}, builtin.KindSleep},
 		{builtin.FailArgs{}, builtin.KindFail},
+		{builtin.DoubleArgs{}, builtin.KindDouble},
+		{builtin.SumArgs{}, builtin.KindSum},
 	} {
 		if got := tc.args.Kind(); got != tc.want {
 			t.Errorf("%T.Kind() = %q, want %q", tc.args, got, tc.want)
@@ -233,5 +235,69 @@ func TestArgsKinds(t *testing.T) {
 	b, err := json.Marshal(builtin.SleepArgs{MS: 5})
 	if err != nil || string(b) != `{"ms":5}` {
 		t.Fatalf("SleepArgs encodes as %s (%v), want {\"ms\":5}", b, err)
+	}
+}
+
+func TestDoubleAndSumChord(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	members := make([]*boiler.Step, 10)
+	want := int64(0)
+	for i := range members {
+		members[i] = boiler.Task(builtin.DoubleArgs{N: int64(i) - 3}, nil)
+		want += 2 * (int64(i) - 3)
+	}
+	wf, err := b.client.EnqueueWorkflow(ctx, boiler.Chord(boiler.Group(members...), boiler.Task(builtin.SumArgs{}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job := b.waitFinal(t, wf.Jobs[0].ID); string(job.Result) != "-6" {
+		t.Errorf("double of -3: result %s, want -6", job.Result)
+	}
+	job := b.waitFinal(t, wf.Jobs[len(members)].ID)
+	var got builtin.SumResult
+	if err := json.Unmarshal(job.Result, &got); err != nil || job.State != store.StateCompleted {
+		t.Fatalf("sum: %s %s %v %+v", job.State, job.Result, err, job.Errors)
+	}
+	if got != (builtin.SumResult{Sum: want, Count: len(members)}) {
+		t.Fatalf("sum result %+v, want sum %d of %d", got, want, len(members))
+	}
+}
+
+func TestSumOnFailureCountsFailedMembers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	wf, err := b.client.EnqueueWorkflow(ctx, boiler.Chord(
+		boiler.Group(
+			boiler.Task(builtin.DoubleArgs{N: 4}, nil),
+			boiler.Task(builtin.FailArgs{Times: 5}, &boiler.EnqueueOptions{MaxAttempts: 1}),
+		),
+		boiler.Task(builtin.SumArgs{}, nil).RunOnFailure(),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := b.waitFinal(t, wf.Jobs[2].ID)
+	if job.State != store.StateCompleted || string(job.Result) != `{"sum":8,"count":1,"failed":1}` {
+		t.Fatalf("sum: %s %s %+v", job.State, job.Result, job.Errors)
+	}
+}
+
+func TestSumRefusesResultsThatAreNotNumbers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	wf, err := b.client.EnqueueWorkflow(context.Background(), boiler.Chain(
+		boiler.Task(builtin.DoubleArgs{N: 1}, nil),
+		boiler.Task(builtin.SumArgs{}, nil),
+		boiler.Task(builtin.SumArgs{}, nil),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := b.waitFinal(t, wf.Jobs[2].ID)
+	if job.State != store.StateCancelled || len(job.Errors) != 1 || !strings.Contains(job.Errors[0].Error, "is not a whole number") {
+		t.Fatalf("a sum of a sum: %s %+v", job.State, job.Errors)
 	}
 }
