@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +14,14 @@ import (
 )
 
 const (
-	// insertColumns are the columns an insert sets, one placeholder each
-	// in insertRow.
+	// insertColumns are the columns an insert of plain jobs sets, one
+	// placeholder each in insertRow; workflowColumns are those a job of a
+	// workflow sets too (see wideInsert).
 	insertColumns = `kind, queue, priority, args, state, max_attempts, timeout_ns,
 	enqueued_at, run_at, unique_key, unique_until`
-	insertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRow       = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+	workflowColumns = `, workflow, deps, deps_left, run_on_failure, finalized_at, errors`
+	workflowRow     = `, ?, ?, ?, ?, ?, ?`
 
 	uniqueHolderSQL = `SELECT ` + jobColumns + ` FROM jobs WHERE unique_key = ?`
 	releaseKeySQL   = `UPDATE jobs SET unique_key = NULL WHERE id = ?`
@@ -26,8 +30,8 @@ const (
 // Multi-row inserts: a run of jobs is inserted in chunks of
 // bigChunk, then smallChunk, then single rows, each size a prepared
 // statement: one statement for 100 rows costs a fraction of 100
-// statements. (100 rows are 1,100 parameters, far below SQLite's limit of
-// 32,766.)
+// statements. (100 rows are at most 1,700 parameters, far below SQLite's
+// limit of 32,766.)
 const (
 	bigChunk   = 100
 	smallChunk = 10
@@ -45,9 +49,20 @@ func chunkSize(n int) int {
 	return 1
 }
 
-// insertSQL is the statement inserting n rows.
-func insertSQL(n int) string {
-	return `INSERT INTO jobs (` + insertColumns + `) VALUES ` + insertRow + strings.Repeat(", "+insertRow, n-1)
+// insertSQL is the statement inserting n rows, of workflow jobs if wide.
+func insertSQL(n int, wide bool) string {
+	cols, row := insertColumns, insertRow+`)`
+	if wide {
+		cols, row = insertColumns+workflowColumns, insertRow+workflowRow+`)`
+	}
+	return `INSERT INTO jobs (` + cols + `) VALUES ` + row + strings.Repeat(", "+row, n-1)
+}
+
+// wideInsert reports whether j needs the columns of workflows. Plain jobs
+// leave them to their defaults: six more parameters per row cost a
+// multi-row insert about a tenth of its time.
+func wideInsert(j *store.Job) bool {
+	return j.Workflow != "" || len(j.Deps) > 0 || j.RunOnFailure || len(j.Errors) > 0
 }
 
 // JobInsertMany inserts the jobs in one transaction; see store.Store.
@@ -127,7 +142,10 @@ func validateInsert(params *store.JobInsertManyParams) error {
 		case !json.Valid(p.Args):
 			problem = "has Args that are not valid JSON"
 		default:
-			continue
+			problem = badAfter(i, p.After)
+			if problem == "" {
+				continue
+			}
 		}
 		return fmt.Errorf("inserting jobs: job %d %s", i, problem)
 	}
@@ -167,14 +185,29 @@ func (t *txStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
 // insertJobs inserts params.Jobs in tx, in order. Runs of jobs without a
 // unique key go in multi-row statements; a job with a unique key is
 // looked up and inserted on its own, after the run before it, so IDs
-// follow the order of params.Jobs.
+// follow the order of params.Jobs. A job waiting for an entry of the run
+// not inserted yet ends the run first (it needs the entry's ID).
 func insertJobs(ctx context.Context, ts *txStmts, params *store.JobInsertManyParams) ([]store.JobInsertResult, error) {
 	now := params.Now.UTC().Truncate(time.Microsecond)
 	res := make([]store.JobInsertResult, len(params.Jobs))
 	ins := &inserter{ts: ts, counts: counts{}, now: micros(now)}
 	for i, p := range params.Jobs {
+		var deps *jobDeps
+		if len(p.After) > 0 || len(p.AfterIDs) > 0 {
+			if slices.ContainsFunc(p.After, func(k int) bool { return res[k].Job == nil }) {
+				if err := ins.flush(ctx, res); err != nil {
+					return nil, err
+				}
+			}
+			var err error
+			if deps, err = resolveDeps(ctx, ts, p, res); err != nil {
+				return nil, fmt.Errorf("job %d (kind %q): %w", i, p.Kind, err)
+			}
+		}
 		if p.UniqueKey == "" {
-			ins.queue(i, newJob(p, now))
+			if err := ins.queue(ctx, res, i, newJob(p, now, deps), deps); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err := ins.flush(ctx, res); err != nil {
@@ -188,7 +221,9 @@ func insertJobs(ctx context.Context, ts *txStmts, params *store.JobInsertManyPar
 			res[i] = store.JobInsertResult{Job: holder, Duplicate: true}
 			continue
 		}
-		ins.queue(i, newJob(p, now))
+		if err := ins.queue(ctx, res, i, newJob(p, now, deps), deps); err != nil {
+			return nil, err
+		}
 		if err := ins.flush(ctx, res); err != nil {
 			return nil, err
 		}
@@ -209,12 +244,25 @@ type inserter struct {
 	now    int64 // enqueued_at
 	idx    []int // index in params.Jobs of each pending job
 	jobs   []*store.Job
+	deps   []*jobDeps // of each pending job, nil for none
+	wide   bool       // the pending jobs need the columns of workflows
 	args   []any
+	edges  []depEdge // of the chunk being flushed
 }
 
-func (in *inserter) queue(i int, j *store.Job) {
+// queue adds job i to the run, after inserting the run if j needs
+// other columns (see wideInsert).
+func (in *inserter) queue(ctx context.Context, res []store.JobInsertResult, i int, j *store.Job, d *jobDeps) error {
+	if wide := wideInsert(j); wide != in.wide {
+		if err := in.flush(ctx, res); err != nil {
+			return err
+		}
+		in.wide = wide
+	}
 	in.idx = append(in.idx, i)
 	in.jobs = append(in.jobs, j)
+	in.deps = append(in.deps, d)
+	return nil
 }
 
 // flush inserts the pending jobs and stores their results in res.
@@ -222,14 +270,15 @@ func (in *inserter) flush(ctx context.Context, res []store.JobInsertResult) erro
 	for off := 0; off < len(in.jobs); {
 		n := chunkSize(len(in.jobs) - off)
 		chunk, idx := in.jobs[off:off+n], in.idx[off:off+n]
-		st, err := in.ts.get(ctx, insertSQL(n))
+		st, err := in.ts.get(ctx, insertSQL(n, in.wide))
 		if err != nil {
 			return err
 		}
 		in.args = in.args[:0]
-		for _, j := range chunk {
-			in.args = append(in.args, j.Kind, j.Queue, j.Priority, string(j.Args), string(j.State),
-				j.MaxAttempts, int64(j.Timeout), in.now, micros(j.RunAt), nullString(j.UniqueKey), nullMicros(j.UniqueUntil))
+		for k, j := range chunk {
+			if in.args, err = appendInsertArgs(in.args, j, in.now, in.wide); err != nil {
+				return fmt.Errorf("job %d (kind %q): %w", idx[k], j.Kind, err)
+			}
 		}
 		r, err := st.ExecContext(ctx, in.args...)
 		if err != nil {
@@ -243,33 +292,73 @@ func (in *inserter) flush(ctx context.Context, res []store.JobInsertResult) erro
 		// consecutive IDs (AUTOINCREMENT: each is the largest yet plus
 		// one), so the last ID gives them all.
 		first := last - int64(n) + 1
+		in.edges = in.edges[:0]
 		for k, j := range chunk {
 			j.ID = first + int64(k)
 			res[idx[k]] = store.JobInsertResult{Job: j}
 			in.counts.add(j.Queue, j.State, 1)
+			if d := in.deps[off+k]; d != nil && j.State == store.StateWaiting {
+				for _, dep := range d.waitFor {
+					in.edges = append(in.edges, depEdge{dep: dep, job: j.ID})
+				}
+			}
+		}
+		if err := addEdges(ctx, in.ts, in.edges); err != nil {
+			return fmt.Errorf("job %d (kind %q): %w", idx[0], chunk[0].Kind, err)
 		}
 		off += n
 	}
-	in.idx, in.jobs = in.idx[:0], in.jobs[:0]
+	clear(in.deps)
+	in.idx, in.jobs, in.deps = in.idx[:0], in.jobs[:0], in.deps[:0]
 	return nil
+}
+
+// appendInsertArgs appends the values of insertColumns (and of
+// workflowColumns if wide) for j, enqueued at now, to args.
+func appendInsertArgs(args []any, j *store.Job, now int64, wide bool) ([]any, error) {
+	args = append(args, j.Kind, j.Queue, j.Priority, string(j.Args), string(j.State),
+		j.MaxAttempts, int64(j.Timeout), now, micros(j.RunAt), nullString(j.UniqueKey), nullMicros(j.UniqueUntil))
+	if !wide {
+		return args, nil
+	}
+	var deps, errs any
+	if len(j.Deps) > 0 {
+		b, err := json.Marshal(j.Deps)
+		if err != nil {
+			return nil, fmt.Errorf("encoding deps: %w", err)
+		}
+		deps = string(b)
+	}
+	if len(j.Errors) > 0 {
+		b, err := json.Marshal(j.Errors)
+		if err != nil {
+			return nil, fmt.Errorf("encoding errors: %w", err)
+		}
+		errs = string(b)
+	}
+	return append(args, nullString(j.Workflow), deps, j.DepsLeft, j.RunOnFailure, nullMicros(j.FinalizedAt), errs), nil
 }
 
 // newJob is the row a new job gets (without its ID): scheduled if RunAt
 // is after now, else available (a zero RunAt means now; a past RunAt is
-// kept, so the job ranks by when it became due). now is UTC, truncated to
+// kept, so the job ranks by when it became due). With dependencies
+// (deps not nil) it waits for those not finished, or is cancelled at
+// once if one failed and RunOnFailure is false. now is UTC, truncated to
 // the microsecond.
-func newJob(p *store.JobInsertParams, now time.Time) *store.Job {
+func newJob(p *store.JobInsertParams, now time.Time, deps *jobDeps) *store.Job {
 	j := &store.Job{
-		Kind:        p.Kind,
-		Queue:       p.Queue,
-		Priority:    p.Priority,
-		Args:        p.Args,
-		State:       store.StateAvailable,
-		MaxAttempts: p.MaxAttempts,
-		Timeout:     p.Timeout,
-		EnqueuedAt:  now,
-		RunAt:       p.RunAt.UTC().Truncate(time.Microsecond),
-		UniqueKey:   p.UniqueKey,
+		Kind:         p.Kind,
+		Queue:        p.Queue,
+		Priority:     p.Priority,
+		Args:         p.Args,
+		State:        store.StateAvailable,
+		MaxAttempts:  p.MaxAttempts,
+		Timeout:      p.Timeout,
+		EnqueuedAt:   now,
+		RunAt:        p.RunAt.UTC().Truncate(time.Microsecond),
+		UniqueKey:    p.UniqueKey,
+		Workflow:     p.Workflow,
+		RunOnFailure: p.RunOnFailure,
 	}
 	if p.RunAt.IsZero() {
 		j.RunAt = now
@@ -278,6 +367,18 @@ func newJob(p *store.JobInsertParams, now time.Time) *store.Job {
 	}
 	if p.UniqueKey != "" && !p.UniqueUntil.IsZero() {
 		j.UniqueUntil = p.UniqueUntil.UTC().Truncate(time.Microsecond)
+	}
+	if deps != nil {
+		j.Deps = deps.ids
+		j.DepsLeft = len(deps.waitFor)
+		switch {
+		case deps.failed != 0 && !p.RunOnFailure:
+			j.State = store.StateCancelled
+			j.FinalizedAt = now
+			j.Errors = []store.AttemptError{depFailedError(deps.failed, deps.failedState, now)}
+		case len(deps.waitFor) > 0:
+			j.State = store.StateWaiting
+		}
 	}
 	return j
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,13 +15,16 @@ import (
 
 const (
 	getJobSQL   = `SELECT ` + jobColumns + ` FROM jobs WHERE id = ?`
-	jobStateSQL = `SELECT state, queue FROM jobs WHERE id = ?`
+	jobStateSQL = `SELECT state, queue, has_dependents FROM jobs WHERE id = ?`
+	// getJobsSQL reads the jobs ?1 (a JSON array of IDs).
+	getJobsSQL = `SELECT ` + jobColumns + ` FROM jobs WHERE id IN (SELECT value FROM json_each(?1))`
 
-	// A pending job is cancelled, a running one flagged, a finalized one
-	// left as it is. (SET expressions all read the row as it was.)
+	// A pending or waiting job is cancelled, a running one flagged, a
+	// finalized one left as it is. (SET expressions all read the row as it
+	// was.)
 	cancelSQL = `UPDATE jobs SET
-		state = CASE WHEN state IN ('scheduled', 'available', 'retryable') THEN 'cancelled' ELSE state END,
-		finalized_at = CASE WHEN state IN ('scheduled', 'available', 'retryable') THEN ?2 ELSE finalized_at END,
+		state = CASE WHEN state IN ('waiting', 'scheduled', 'available', 'retryable') THEN 'cancelled' ELSE state END,
+		finalized_at = CASE WHEN state IN ('waiting', 'scheduled', 'available', 'retryable') THEN ?2 ELSE finalized_at END,
 		cancel_requested = CASE WHEN state = 'running' THEN 1 ELSE cancel_requested END
 	WHERE id = ?1
 	RETURNING ` + jobColumns
@@ -50,6 +54,42 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*store.Job, error) {
 		return nil, fmt.Errorf("getting job: %w", interpretError(err, id))
 	}
 	return j, nil
+}
+
+// JobGetMany returns the jobs with the given IDs in the order of ids,
+// leaving out those that do not exist, read from the read pool in one
+// query; see store.Store.
+func (s *Store) JobGetMany(ctx context.Context, ids []int64) ([]*store.Job, error) {
+	if len(ids) == 0 {
+		return []*store.Job{}, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("getting jobs: encoding IDs: %w", err)
+	}
+	st, err := s.rstmts.get(ctx, getJobsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("getting jobs: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, string(b))
+	if err != nil {
+		return nil, fmt.Errorf("getting jobs: %w", err)
+	}
+	found, err := scanJobs(rows)
+	if err != nil {
+		return nil, fmt.Errorf("getting jobs: %w", err)
+	}
+	byID := make(map[int64]*store.Job, len(found))
+	for _, j := range found {
+		byID[j.ID] = j
+	}
+	jobs := make([]*store.Job, 0, len(found))
+	for _, id := range ids {
+		if j, ok := byID[id]; ok {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, nil
 }
 
 // JobList returns the jobs matching params, newest first; see store.Store.
@@ -115,16 +155,21 @@ func listQuery(p *store.JobListParams) (string, []any, error) {
 		filter.WriteString(" AND kind = ?")
 		filterArgs = append(filterArgs, p.Kind)
 	}
+	if p.Workflow != "" {
+		filter.WriteString(" AND workflow = ?")
+		filterArgs = append(filterArgs, p.Workflow)
+	}
 	if p.BeforeID > 0 {
 		filter.WriteString(" AND id < ?")
 		filterArgs = append(filterArgs, p.BeforeID)
 	}
 
+	byWorkflow := p.Workflow != ""
 	switch len(states) {
 	case 0:
-		return listBranch("", filter.String()), append(filterArgs, p.Limit), nil
+		return listBranch("", byWorkflow, filter.String()), append(filterArgs, p.Limit), nil
 	case 1:
-		return listBranch(states[0], filter.String()), append(filterArgs, p.Limit), nil
+		return listBranch(states[0], byWorkflow, filter.String()), append(filterArgs, p.Limit), nil
 	}
 	var q strings.Builder
 	var args []any
@@ -132,7 +177,7 @@ func listQuery(p *store.JobListParams) (string, []any, error) {
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}
-		q.WriteString("SELECT * FROM (" + listBranch(st, filter.String()) + ")")
+		q.WriteString("SELECT * FROM (" + listBranch(st, byWorkflow, filter.String()) + ")")
 		args = append(append(args, filterArgs...), p.Limit)
 	}
 	q.WriteString(" ORDER BY id DESC LIMIT ?")
@@ -143,13 +188,24 @@ func listQuery(p *store.JobListParams) (string, []any, error) {
 // states if state is ""), with filter's extra conditions. The state is a
 // validated constant, written into the query so that the planner can
 // match the partial indexes:
+//   - with byWorkflow (filter has "workflow = ?"), the workflow's members,
+//     usually few, are read from jobs_workflow, whatever the state;
 //   - available and completed, the states that can hold most of the
-//     table, walk the table newest first (the waiting jobs are the newest,
-//     and the recently completed ones are near the end);
+//     table, walk the table newest first (the available jobs are the
+//     newest, and the recently completed ones are near the end);
 //   - the others, usually few, read their partial index and sort.
-func listBranch(state store.State, filter string) string {
+func listBranch(state store.State, byWorkflow bool, filter string) string {
 	from, where := "jobs", "1"
+	if byWorkflow {
+		from = "jobs INDEXED BY jobs_workflow"
+		if state != "" {
+			where = "state = '" + string(state) + "'"
+		}
+		return `SELECT ` + jobColumns + ` FROM ` + from + ` WHERE ` + where + filter + ` ORDER BY id DESC LIMIT ?`
+	}
 	switch state {
+	case store.StateWaiting:
+		from, where = "jobs INDEXED BY jobs_waiting", "state = 'waiting'"
 	case store.StateAvailable, store.StateCompleted:
 		from, where = "jobs NOT INDEXED", "state = '"+string(state)+"'"
 	case store.StateScheduled, store.StateRetryable:
@@ -162,8 +218,9 @@ func listBranch(state store.State, filter string) string {
 	return `SELECT ` + jobColumns + ` FROM ` + from + ` WHERE ` + where + filter + ` ORDER BY id DESC LIMIT ?`
 }
 
-// JobCancel cancels a pending job, flags a running one, and leaves a
-// finalized one as it is; see store.Store.
+// JobCancel cancels a pending or waiting job, flags a running one, and
+// leaves a finalized one as it is; see store.Store. A job it cancels ends
+// for the jobs waiting for it, in the same transaction.
 func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*store.Job, error) {
 	if params == nil {
 		return nil, errors.New("cancelling job: params are nil")
@@ -172,9 +229,10 @@ func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*
 		return nil, fmt.Errorf("cancelling job %d: Now is zero", params.ID)
 	}
 	var j *store.Job
+	var woken []string
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
-		was, queue, err := jobState(ctx, ts, params.ID)
+		was, queue, hasDependents, err := jobState(ctx, ts, params.ID)
 		if err != nil {
 			return err
 		}
@@ -187,11 +245,18 @@ func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*
 		}
 		cs := counts{}
 		cs.move(queue, was, j.State, 1)
+		if hasDependents && !was.Finalized() && j.State.Finalized() {
+			woken, err = finishDeps(ctx, ts, cs, []ended{{id: j.ID, state: j.State, at: params.Now}})
+			if err != nil {
+				return err
+			}
+		}
 		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancelling job: %w", err)
 	}
+	s.notifyQueues(woken)
 	return j, nil
 }
 
@@ -207,7 +272,7 @@ func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*st
 	var j *store.Job
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
-		was, queue, err := jobStateUnlessRunning(ctx, ts, params.ID)
+		was, queue, _, err := jobStateUnlessRunning(ctx, ts, params.ID)
 		if err != nil {
 			return err
 		}
@@ -231,12 +296,16 @@ func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*st
 }
 
 // JobDelete deletes a job that is not running and returns it as it was;
-// see store.Store.
+// see store.Store. A job deleted before it was finalized ends, as
+// cancelled, for the jobs waiting for it, at the time of Options.Clock
+// (JobDelete takes no Now).
 func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
 	var j *store.Job
+	var woken []string
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
-		if _, _, err := jobStateUnlessRunning(ctx, ts, id); err != nil {
+		was, _, hasDependents, err := jobStateUnlessRunning(ctx, ts, id)
+		if err != nil {
 			return err
 		}
 		st, err := ts.get(ctx, deleteSQL)
@@ -248,34 +317,42 @@ func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
 		}
 		cs := counts{}
 		cs.add(j.Queue, j.State, -1)
+		if hasDependents && !was.Finalized() {
+			woken, err = finishDeps(ctx, ts, cs, []ended{{id: id, state: stateDeleted, at: s.opts.Clock()}})
+			if err != nil {
+				return err
+			}
+		}
 		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deleting job: %w", err)
 	}
+	s.notifyQueues(woken)
 	return j, nil
 }
 
-// jobState returns the state and queue of job id, or ErrNotFound.
-func jobState(ctx context.Context, ts *txStmts, id int64) (store.State, string, error) {
+// jobState returns the state and queue of job id, and whether jobs wait
+// (or waited) for it, or ErrNotFound.
+func jobState(ctx context.Context, ts *txStmts, id int64) (state store.State, queue string, hasDependents bool, err error) {
 	st, err := ts.get(ctx, jobStateSQL)
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
-	var state, queue string
-	if err := st.QueryRowContext(ctx, id).Scan(&state, &queue); err != nil {
-		return "", "", interpretError(err, id)
+	var s string
+	if err := st.QueryRowContext(ctx, id).Scan(&s, &queue, &hasDependents); err != nil {
+		return "", "", false, interpretError(err, id)
 	}
-	return store.State(state), queue, nil
+	return store.State(s), queue, hasDependents, nil
 }
 
 // jobStateUnlessRunning is jobState, with ErrJobRunning for a running job.
-func jobStateUnlessRunning(ctx context.Context, ts *txStmts, id int64) (store.State, string, error) {
-	state, queue, err := jobState(ctx, ts, id)
+func jobStateUnlessRunning(ctx context.Context, ts *txStmts, id int64) (store.State, string, bool, error) {
+	state, queue, hasDependents, err := jobState(ctx, ts, id)
 	if err == nil && state == store.StateRunning {
 		err = fmt.Errorf("job %d: %w", id, store.ErrJobRunning)
 	}
-	return state, queue, err
+	return state, queue, hasDependents, err
 }
 
 // JobDeleteFinalized deletes up to Limit finalized jobs of one state that

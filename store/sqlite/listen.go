@@ -40,3 +40,11 @@ func (s *Store) notifyInserted(res []store.JobInsertResult) {
 		s.listeners.Send(last)
 	}
 }
+
+// notifyQueues tells the listeners about jobs made available (or
+// scheduled) in queues, for example jobs whose dependencies finished.
+func (s *Store) notifyQueues(queues []string) {
+	for _, q := range queues {
+		s.listeners.Send(q)
+	}
+}

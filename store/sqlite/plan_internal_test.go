@@ -34,9 +34,17 @@ func TestQueryPlans(t *testing.T) {
 		{"cleaner", deleteFinalizedSQL, []string{"USING COVERING INDEX jobs_finalized (state=? AND finalized_at<?)"}},
 		{"unique key", uniqueHolderSQL, []string{"USING INDEX jobs_unique_key (unique_key=?)"}},
 		{"oldest available", oldestAvailableSQL, []string{"USING COVERING INDEX jobs_fetch (queue=? AND priority<?)"}},
-		{"list discarded", listBranch(store.StateDiscarded, ""), []string{"INDEX jobs_finalized (state=?"}},
-		{"list retryable", listBranch(store.StateRetryable, ""), []string{"USING INDEX jobs_due"}},
-		{"list running", listBranch(store.StateRunning, ""), []string{"USING INDEX jobs_running"}},
+		{"list discarded", listBranch(store.StateDiscarded, false, ""), []string{"INDEX jobs_finalized (state=?"}},
+		{"list retryable", listBranch(store.StateRetryable, false, ""), []string{"USING INDEX jobs_due"}},
+		{"list running", listBranch(store.StateRunning, false, ""), []string{"USING INDEX jobs_running"}},
+		{"list waiting", listBranch(store.StateWaiting, false, ""), []string{"USING INDEX jobs_waiting"}},
+		{"list workflow", listBranch("", true, " AND workflow = ?"), []string{"USING INDEX jobs_workflow (workflow=?)"}},
+		{"list workflow's completed", listBranch(store.StateCompleted, true, " AND workflow = ?"), []string{"USING INDEX jobs_workflow (workflow=?)"}},
+		{"get many", getJobsSQL, []string{"USING INTEGER PRIMARY KEY"}},
+		{"ended jobs' waiters", takeEdgesSQL, []string{"USING PRIMARY KEY (dep_id=?)"}},
+		{"waiting jobs", waitersSQL, []string{"rowid=?"}},
+		{"dependencies flagged", markDependedOnSQL, []string{"USING INTEGER PRIMARY KEY"}},
+		{"waiting job updated", updateWaiterSQL, []string{"USING INTEGER PRIMARY KEY"}},
 	} {
 		plan := explain(t, s, c.query)
 		for _, w := range c.want {
@@ -44,7 +52,7 @@ func TestQueryPlans(t *testing.T) {
 				t.Errorf("plan of %s does not contain %q:\n%s", c.name, w, plan)
 			}
 		}
-		if c.name != "list discarded" && c.name != "list retryable" && c.name != "list running" &&
+		if !strings.HasPrefix(c.name, "list ") &&
 			strings.Contains(plan, "SCAN jobs") && !strings.Contains(plan, "SCAN jobs USING") {
 			t.Errorf("plan of %s scans the table:\n%s", c.name, plan)
 		}

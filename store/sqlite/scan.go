@@ -13,7 +13,8 @@ import (
 // jobColumns are the columns scanJob reads, in its order.
 const jobColumns = `id, kind, queue, priority, args, state, attempt, max_attempts, timeout_ns,
 	enqueued_at, run_at, attempted_at, finalized_at, unique_key, unique_until,
-	lease_owner, lease_expires_at, cancel_requested, errors, result`
+	lease_owner, lease_expires_at, cancel_requested, errors, result,
+	workflow, deps, deps_left, run_on_failure`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
@@ -28,12 +29,13 @@ func scanJob(sc scanner) (*store.Job, error) {
 		state                                         string
 		timeoutNS, enqueuedAt, runAt                  int64
 		attemptedAt, finalizedAt, uniqueUntil, leaseX sql.NullInt64
-		uniqueKey, leaseOwner                         sql.NullString
-		args, errs, result                            []byte
+		uniqueKey, leaseOwner, workflow               sql.NullString
+		args, errs, result, deps                      []byte
 	)
 	if err := sc.Scan(&j.ID, &j.Kind, &j.Queue, &j.Priority, &args, &state, &j.Attempt, &j.MaxAttempts,
 		&timeoutNS, &enqueuedAt, &runAt, &attemptedAt, &finalizedAt, &uniqueKey, &uniqueUntil,
-		&leaseOwner, &leaseX, &j.CancelRequested, &errs, &result); err != nil {
+		&leaseOwner, &leaseX, &j.CancelRequested, &errs, &result,
+		&workflow, &deps, &j.DepsLeft, &j.RunOnFailure); err != nil {
 		return nil, err
 	}
 	j.Args = json.RawMessage(args)
@@ -54,6 +56,12 @@ func scanJob(sc scanner) (*store.Job, error) {
 	}
 	if result != nil {
 		j.Result = json.RawMessage(result)
+	}
+	j.Workflow = workflow.String
+	if deps != nil {
+		if err := json.Unmarshal(deps, &j.Deps); err != nil {
+			return nil, fmt.Errorf("decoding deps of job %d: %w", j.ID, err)
+		}
 	}
 	return &j, nil
 }

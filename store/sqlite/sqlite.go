@@ -33,8 +33,10 @@ type Options struct {
 	MaxReaders int
 
 	// Clock gives the time of the changes that take no Now from the
-	// caller: only the updated_at of QueuePause and QueueResume, which is
-	// informational. Default (nil): time.Now.
+	// caller: the updated_at of QueuePause and QueueResume, which is
+	// informational, and the time at which JobDelete of a job not yet
+	// finalized cancels (or wakes) the jobs waiting for it. Default (nil):
+	// time.Now.
 	Clock func() time.Time
 }
 
@@ -317,13 +319,17 @@ func writeQueries() []string {
 		jobStateSQL, cancelSQL, retrySQL, deleteSQL, deleteFinalizedSQL,
 		pauseSQL, resumeSQL,
 	}
-	return append(qs, insertSQL(bigChunk), insertSQL(smallChunk), insertSQL(1))
+	qs = append(qs, depsQueries...)
+	for _, wide := range []bool{false, true} {
+		qs = append(qs, insertSQL(bigChunk, wide), insertSQL(smallChunk, wide), insertSQL(1, wide))
+	}
+	return qs
 }
 
 // readQueries are the statements of the read pool (besides JobList's,
 // which are built per call and prepared on first use).
 func readQueries() []string {
-	return []string{getJobSQL, countsSQL, pausedSQL, dueSQL, oldestAvailableSQL}
+	return []string{getJobSQL, getJobsSQL, countsSQL, pausedSQL, dueSQL, oldestAvailableSQL}
 }
 
 // inWriteTx runs fn in a write (BEGIN IMMEDIATE) transaction with the

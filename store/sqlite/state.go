@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,12 +31,12 @@ const (
 			'error', ?3 || ' (worker ' || coalesce(lease_owner, '?') || ')')),
 		lease_owner = NULL, lease_expires_at = NULL
 	WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at < ?1 LIMIT ?4)
-	RETURNING queue, state`
+	RETURNING id, queue, state, has_dependents`
 )
 
 // setStateSQL moves n running jobs out of running, each guarded by its
-// ID, lease owner and attempt, and returns the ID, queue and new state of
-// those it moved. Each VALUES row is one entry (see setStateRow): a NULL
+// ID, lease owner and attempt, and returns the ID and queue of those it
+// moved, and whether jobs wait for them (has_dependents). Each VALUES row is one entry (see setStateRow): a NULL
 // run_at keeps the old one (final states), a NULL error appends nothing,
 // a NULL result keeps the old one. SQLite reads the VALUES rows and finds
 // each job by its primary key. No two rows may name the same job: which
@@ -49,14 +51,17 @@ func setStateSQL(n int) string {
 	FROM (VALUES ` + row + strings.Repeat(", "+row, n-1) + `) AS v
 	WHERE jobs.id = v.column7 AND jobs.lease_owner = v.column8 AND jobs.attempt = v.column9
 	  AND jobs.state = 'running'
-	RETURNING jobs.id, jobs.queue`
+	RETURNING jobs.id, jobs.queue, jobs.has_dependents`
 }
 
 // rescueMessage is the error a rescued job's attempt gets.
 const rescueMessage = "lease expired: the worker stopped heartbeating"
 
 // JobSetStateIfRunningMany applies the whole batch in one transaction,
-// up to 100 entries per prepared statement; see store.Store.
+// up to 100 entries per prepared statement; see store.Store. The jobs
+// waiting for the finalized ones are updated in the same transaction (in
+// the order of params, as if applied one by one); only the jobs flagged
+// has_dependents look for them.
 func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.JobSetStateParams) ([]bool, error) {
 	args, err := setStateArgs(params)
 	if err != nil {
@@ -66,9 +71,11 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 	if len(params) == 0 {
 		return applied, nil
 	}
+	var woken []string
 	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
 		cs := counts{}
+		var depended []int // entries that finalized a job that jobs wait for
 		var flat []any
 		byID := make(map[int64]int, min(len(params), bigChunk))
 		for off, n := 0, 0; off < len(params); off += n {
@@ -80,16 +87,32 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 			err := queryEach(ctx, ts, setStateSQL(n), flat, func(rows *sql.Rows) error {
 				var id int64
 				var queue string
-				if err := rows.Scan(&id, &queue); err != nil {
+				var hasDependents bool
+				if err := rows.Scan(&id, &queue, &hasDependents); err != nil {
 					return err
 				}
 				k := off + byID[id]
 				applied[k] = true
 				cs.move(queue, store.StateRunning, params[k].State, 1)
+				if hasDependents && params[k].State.Finalized() {
+					depended = append(depended, k)
+				}
 				return nil
 			})
 			if err != nil {
 				return fmt.Errorf("jobs %d to %d: %w", params[off].ID, params[off+n-1].ID, err)
+			}
+		}
+		if len(depended) > 0 {
+			// RETURNING gives no order: restore the order of params.
+			slices.Sort(depended)
+			done := make([]ended, len(depended))
+			for i, k := range depended {
+				done[i] = ended{id: params[k].ID, state: params[k].State, at: params[k].Now}
+			}
+			var err error
+			if woken, err = finishDeps(ctx, ts, cs, done); err != nil {
+				return err
 			}
 		}
 		return cs.flush(ctx, ts)
@@ -97,6 +120,7 @@ func (s *Store) JobSetStateIfRunningMany(ctx context.Context, params []*store.Jo
 	if err != nil {
 		return nil, fmt.Errorf("setting job states: %w", err)
 	}
+	s.notifyQueues(woken)
 	return applied, nil
 }
 
@@ -245,27 +269,41 @@ func (s *Store) JobRescue(ctx context.Context, params *store.JobRescueParams) (i
 	}
 	now := params.Now.UTC().Truncate(time.Microsecond)
 	var n int
+	var woken []string
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		ts := &txStmts{tx: tx, cache: s.wstmts}
 		cs := counts{}
 		n = 0
+		var done []ended // finalized jobs that jobs wait for
 		err := queryEach(ctx, ts, rescueSQL, []any{micros(now), now.Format(time.RFC3339Nano), rescueMessage, params.Limit},
 			func(rows *sql.Rows) error {
+				var id int64
 				var q, state string
-				if err := rows.Scan(&q, &state); err != nil {
+				var hasDependents bool
+				if err := rows.Scan(&id, &q, &state, &hasDependents); err != nil {
 					return err
 				}
 				cs.move(q, store.StateRunning, store.State(state), 1)
+				if hasDependents && store.State(state).Finalized() {
+					done = append(done, ended{id: id, state: store.State(state), at: now})
+				}
 				n++
 				return nil
 			})
 		if err != nil {
 			return err
 		}
+		if len(done) > 0 {
+			slices.SortFunc(done, func(a, b ended) int { return cmp.Compare(a.id, b.id) })
+			if woken, err = finishDeps(ctx, ts, cs, done); err != nil {
+				return err
+			}
+		}
 		return cs.flush(ctx, ts)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("rescuing jobs: %w", err)
 	}
+	s.notifyQueues(woken)
 	return n, nil
 }
