@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/doubleboiler/boiler/store"
@@ -18,26 +19,14 @@ import (
 // nothing.
 const fetchSQL = `SELECT {columns} FROM {schema}.fetch_jobs($1, $2, $3, $4, $5) AS j {async}`
 
-// setStateSQL applies a batch of guarded state changes in one statement,
-// one element of each array per change. Only rows still running under the
-// given owner and attempt change; it returns their IDs. {async} is
-// asyncCommit or nothing.
+// setStateSQL applies a batch of guarded state changes through
+// set_states (migration 002), one element of each array per change. Only
+// rows still running under the given owner and attempt change; it returns
+// their IDs. {async} is asyncCommit or nothing.
 const setStateSQL = `
-UPDATE {schema}.jobs AS j SET
-	state = p.state,
-	attempt = CASE WHEN p.undo THEN j.attempt - 1 ELSE j.attempt END,
-	run_at = CASE WHEN p.state IN ('available', 'scheduled', 'retryable') THEN p.run_at ELSE j.run_at END,
-	finalized_at = CASE WHEN p.state IN ('completed', 'discarded', 'cancelled') THEN p.now END,
-	errors = CASE WHEN p.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(p.error::jsonb) END,
-	result = COALESCE(p.result::json, j.result),
-	lease_owner = NULL,
-	lease_expires_at = NULL
-FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-	$7::text[], $8::text[], $9::bool[])
-	AS p(id, owner, attempt, state, now, run_at, error, result, undo)
-	{async}
-WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
-RETURNING j.id`
+SELECT id FROM {schema}.set_states($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[],
+	$6::timestamptz[], $7::text[], $8::text[], $9::bool[]) AS id
+	{async}`
 
 // heartbeatSQL extends an owner's leases. It skips rows another statement
 // has locked (a completion of that very job, usually) rather than wait:
@@ -75,7 +64,8 @@ FROM (
 	LIMIT $3
 	FOR UPDATE SKIP LOCKED
 ) AS r
-WHERE j.id = r.id`
+WHERE j.id = r.id
+RETURNING j.id, j.state, j.has_dependents`
 
 // JobFetch leases up to Limit jobs to Owner. See store.Store.
 func (s *Store) JobFetch(ctx context.Context, params *store.JobFetchParams) ([]*store.Job, error) {
@@ -274,14 +264,39 @@ func (s *Store) JobRescue(ctx context.Context, params *store.JobRescueParams) (i
 		return 0, fmt.Errorf("rescuing jobs: Limit is %d, must be at least 1", params.Limit)
 	}
 	now := params.Now.UTC().Truncate(time.Microsecond)
-	var n int64
+	var n int
 	err := s.retry(ctx, func(ctx context.Context) error {
-		tag, err := s.pool.Exec(ctx, s.stmt.rescue, now, now.Format(time.RFC3339Nano), params.Limit)
-		n = tag.RowsAffected()
-		return err
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, s.stmt.rescue, now, now.Format(time.RFC3339Nano), params.Limit)
+			if err != nil {
+				return err
+			}
+			var e ended
+			n = 0
+			for rows.Next() {
+				var (
+					id    int64
+					state string
+					deps  bool
+				)
+				if err := rows.Scan(&id, &state, &deps); err != nil {
+					rows.Close()
+					return err
+				}
+				n++
+				if deps && store.State(state).Finalized() {
+					e.add(id, store.State(state), now)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			return e.finish(ctx, s, tx)
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("rescuing jobs: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }

@@ -19,12 +19,13 @@ import (
 // or onConflictSkip for jobs with unique keys.
 const insertSQL = `
 INSERT INTO {schema}.jobs AS j (kind, queue, priority, args, state, max_attempts, timeout_ns,
-	enqueued_at, run_at, unique_key, unique_holder, unique_until)
+	enqueued_at, run_at, unique_key, unique_holder, unique_until, workflow, run_on_failure)
 SELECT p.kind, p.queue, p.priority, p.args::json, p.state, p.max_attempts, p.timeout_ns,
-	$1, p.run_at, p.unique_key, p.unique_key, p.unique_until
+	$1, p.run_at, p.unique_key, p.unique_key, p.unique_until, p.workflow, p.run_on_failure
 FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::text[], $7::int4[], $8::int8[],
-	$9::timestamptz[], $10::text[], $11::timestamptz[])
-	AS p(kind, queue, priority, args, state, max_attempts, timeout_ns, run_at, unique_key, unique_until)
+	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::bool[])
+	AS p(kind, queue, priority, args, state, max_attempts, timeout_ns, run_at, unique_key, unique_until,
+		workflow, run_on_failure)
 {conflict}
 RETURNING {columns}`
 
@@ -58,7 +59,7 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 	}
 	var results []store.JobInsertResult
 	err = s.retry(ctx, func(ctx context.Context) error {
-		if !cols.unique {
+		if !cols.unique && !cols.deps {
 			// One statement is one transaction: no BEGIN/COMMIT round trips.
 			results, err = s.insert(ctx, s.pool, params, cols)
 			return err
@@ -86,7 +87,18 @@ func (s *Store) JobInsertManyTx(ctx context.Context, tx pgx.Tx, params *store.Jo
 	if len(params.Jobs) == 0 {
 		return []store.JobInsertResult{}, nil
 	}
-	results, err := s.insert(ctx, tx, params, cols)
+	var results []store.JobInsertResult
+	if cols.deps {
+		// A dependency that does not exist is found after the rows are
+		// inserted: a savepoint takes them back, so the caller's
+		// transaction stays usable and holds none of them.
+		err = pgx.BeginFunc(ctx, tx, func(tx pgx.Tx) error {
+			results, err = s.insert(ctx, tx, params, cols)
+			return err
+		})
+	} else {
+		results, err = s.insert(ctx, tx, params, cols)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("inserting %d jobs: %w", len(params.Jobs), err)
 	}
@@ -99,8 +111,17 @@ type insertColumns struct {
 	priorities, maxAttempts     []int32
 	timeouts                    []int64
 	runAts, uniqueUntils        []pgtype.Timestamptz
-	uniqueKeys                  []pgtype.Text
+	uniqueKeys, workflows       []pgtype.Text
+	runOnFailure                []bool
 	unique                      bool // some job has a unique key
+	deps                        bool // some job has dependencies
+}
+
+// slice returns the insert statement's arguments for the jobs lo to hi-1.
+func (c *insertColumns) slice(now time.Time, lo, hi int) []any {
+	return []any{now, c.kinds[lo:hi], c.queues[lo:hi], c.priorities[lo:hi], c.args[lo:hi], c.states[lo:hi],
+		c.maxAttempts[lo:hi], c.timeouts[lo:hi], c.runAts[lo:hi], c.uniqueKeys[lo:hi], c.uniqueUntils[lo:hi],
+		c.workflows[lo:hi], c.runOnFailure[lo:hi]}
 }
 
 // newInsertColumns checks params and lays them out as columns.
@@ -116,6 +137,7 @@ func newInsertColumns(params *store.JobInsertManyParams) (*insertColumns, error)
 		kinds: make([]string, n), queues: make([]string, n), args: make([]string, n), states: make([]string, n),
 		priorities: make([]int32, n), maxAttempts: make([]int32, n), timeouts: make([]int64, n),
 		runAts: make([]pgtype.Timestamptz, n), uniqueUntils: make([]pgtype.Timestamptz, n), uniqueKeys: make([]pgtype.Text, n),
+		workflows: make([]pgtype.Text, n), runOnFailure: make([]bool, n),
 	}
 	for i, p := range params.Jobs {
 		switch {
@@ -130,7 +152,18 @@ func newInsertColumns(params *store.JobInsertManyParams) (*insertColumns, error)
 		case len(p.Args) == 0:
 			return nil, fmt.Errorf("inserting jobs: Jobs[%d].Args is empty, must be JSON", i)
 		}
+		for k, a := range p.After {
+			if a < 0 || a >= i {
+				return nil, fmt.Errorf("inserting jobs: Jobs[%d].After[%d] is %d, must be the index of an earlier entry", i, k, a)
+			}
+		}
 		state, runAt := initialState(p.RunAt, params.Now)
+		if len(p.After) > 0 || len(p.AfterIDs) > 0 {
+			// Waiting until resolveDeps counts the dependencies, in the
+			// same transaction.
+			state = store.StateWaiting
+			c.deps = true
+		}
 		c.kinds[i] = p.Kind
 		c.queues[i] = p.Queue
 		c.args[i] = string(p.Args)
@@ -141,6 +174,8 @@ func newInsertColumns(params *store.JobInsertManyParams) (*insertColumns, error)
 		c.runAts[i] = toTimestamptz(runAt)
 		c.uniqueKeys[i] = toText(p.UniqueKey)
 		c.uniqueUntils[i] = toTimestamptz(p.UniqueUntil)
+		c.workflows[i] = toText(p.Workflow)
+		c.runOnFailure[i] = p.RunOnFailure
 		c.unique = c.unique || p.UniqueKey != ""
 	}
 	return c, nil
@@ -155,16 +190,28 @@ func initialState(runAt, now time.Time) (store.State, time.Time) {
 	return store.StateAvailable, now
 }
 
-// insert runs the insert statement on db and, for jobs whose key was
-// held, resolves the holder. Jobs with unique keys need db to be a
-// transaction, so that the whole call stays atomic.
+// insert inserts the jobs on db, resolves the holders of keys that were
+// held, then the dependencies. Jobs with unique keys or dependencies need
+// db to be a transaction, so that the whole call stays atomic.
 func (s *Store) insert(ctx context.Context, db dbtx, params *store.JobInsertManyParams, c *insertColumns) ([]store.JobInsertResult, error) {
+	results, err := s.insertRows(ctx, db, params, c)
+	if err != nil || !c.deps {
+		return results, err
+	}
+	if err := s.resolveDeps(ctx, db, params, results); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// insertRows runs the insert statement on db and, for jobs whose key was
+// held, resolves the holder.
+func (s *Store) insertRows(ctx context.Context, db dbtx, params *store.JobInsertManyParams, c *insertColumns) ([]store.JobInsertResult, error) {
 	query := s.stmt.insert
 	if c.unique {
 		query = s.stmt.insertUnique
 	}
-	rows, err := db.Query(ctx, query, params.Now, c.kinds, c.queues, c.priorities, c.args, c.states,
-		c.maxAttempts, c.timeouts, c.runAts, c.uniqueKeys, c.uniqueUntils)
+	rows, err := db.Query(ctx, query, c.slice(params.Now, 0, len(params.Jobs))...)
 	if err != nil {
 		return nil, err
 	}
@@ -242,9 +289,7 @@ func (s *Store) resolveUnique(ctx context.Context, db dbtx, params *store.JobIns
 				return store.JobInsertResult{}, fmt.Errorf("releasing unique key %q from job %d: %w", key, holder.ID, err)
 			}
 		}
-		rows, err := db.Query(ctx, s.stmt.insertUnique, params.Now, c.kinds[i:i+1], c.queues[i:i+1], c.priorities[i:i+1],
-			c.args[i:i+1], c.states[i:i+1], c.maxAttempts[i:i+1], c.timeouts[i:i+1], c.runAts[i:i+1],
-			c.uniqueKeys[i:i+1], c.uniqueUntils[i:i+1])
+		rows, err := db.Query(ctx, s.stmt.insertUnique, c.slice(params.Now, i, i+1)...)
 		if err != nil {
 			return store.JobInsertResult{}, err
 		}

@@ -5,26 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/doubleboiler/boiler/store"
 )
 
 const getSQL = `SELECT {columns} FROM {schema}.jobs AS j WHERE id = $1`
 
-// cancelSQL cancels a pending job, flags a running one, and leaves a
-// finalized one as it is; the second branch returns the unchanged row.
+const getManySQL = `SELECT {columns} FROM {schema}.jobs AS j WHERE id = ANY($1::int8[])`
+
+// cancelSQL cancels a pending or waiting job, flags a running one, and
+// leaves a finalized one as it is; the second branch returns the unchanged
+// row. The last column says whether the call ended a job with dependents.
 const cancelSQL = `
 WITH changed AS (
 	UPDATE {schema}.jobs AS j SET
 		state = CASE WHEN j.state = 'running' THEN 'running' ELSE 'cancelled' END,
 		finalized_at = CASE WHEN j.state = 'running' THEN NULL ELSE $2::timestamptz END,
 		cancel_requested = j.state = 'running'
-	WHERE j.id = $1 AND j.state IN ('scheduled', 'available', 'retryable', 'running')
-	RETURNING {columns}
+	WHERE j.id = $1 AND j.state IN ('waiting', 'scheduled', 'available', 'retryable', 'running')
+	RETURNING {columns}, j.has_dependents AND j.state = 'cancelled'
 )
 SELECT * FROM changed
 UNION ALL
-SELECT {columns} FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
+SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
 
 // retrySQL makes a job that is not running available at once; the flag
 // says whether it changed, and the second branch returns a running job
@@ -44,15 +50,17 @@ SELECT *, true FROM changed
 UNION ALL
 SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
 
-// deleteSQL deletes a job that is not running, like retrySQL.
+// deleteSQL deletes a job that is not running, like retrySQL. The last
+// column says whether it deleted a job that was not finalized and has
+// dependents (which counts as its cancellation for them).
 const deleteSQL = `
 WITH deleted AS (
 	DELETE FROM {schema}.jobs AS j WHERE j.id = $1 AND j.state <> 'running'
-	RETURNING {columns}
+	RETURNING {columns}, true, j.has_dependents AND j.finalized_at IS NULL
 )
-SELECT *, true FROM deleted
+SELECT * FROM deleted
 UNION ALL
-SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM deleted)`
+SELECT {columns}, false, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM deleted)`
 
 // deleteFinalizedSQL deletes a batch of old finalized jobs, skipping any
 // another cleaner is deleting. No ORDER BY: which old jobs go first does
@@ -76,6 +84,37 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*store.Job, error) {
 		return nil, fmt.Errorf("getting job %d: %w", id, interpretError(err))
 	}
 	return j, nil
+}
+
+// JobGetMany returns the jobs with the given IDs, in the order of ids.
+// See store.Store.
+func (s *Store) JobGetMany(ctx context.Context, ids []int64) ([]*store.Job, error) {
+	if len(ids) == 0 {
+		return []*store.Job{}, nil
+	}
+	var jobs []*store.Job
+	err := s.retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, s.stmt.getMany, ids)
+		if err != nil {
+			return err
+		}
+		jobs, err = scanJobs(rows)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting %d jobs: %w", len(ids), err)
+	}
+	byID := make(map[int64]*store.Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	out := make([]*store.Job, 0, len(jobs))
+	for _, id := range ids {
+		if j := byID[id]; j != nil {
+			out = append(out, j)
+		}
+	}
+	return out, nil
 }
 
 // JobList returns jobs matching the filters, newest first. See store.Store.
@@ -110,6 +149,9 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 	if params.Kind != "" {
 		add("j.kind = $%d", params.Kind)
 	}
+	if params.Workflow != "" {
+		add("j.workflow = $%d", params.Workflow)
+	}
 	if params.BeforeID != 0 {
 		add("j.id < $%d", params.BeforeID)
 	}
@@ -141,9 +183,20 @@ func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*
 		return nil, errors.New("cancelling a job: nil params")
 	}
 	var j *store.Job
-	err := s.retry(ctx, func(ctx context.Context) (err error) {
-		j, err = scanJob(s.pool.QueryRow(ctx, s.stmt.cancel, params.ID, params.Now))
-		return err
+	err := s.retry(ctx, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var (
+				err  error
+				tell bool
+			)
+			j, err = scanJob(tx.QueryRow(ctx, s.stmt.cancel, params.ID, params.Now), &tell)
+			if err != nil || !tell {
+				return err
+			}
+			var e ended
+			e.add(j.ID, store.StateCancelled, j.FinalizedAt)
+			return e.finish(ctx, s, tx)
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancelling job %d: %w", params.ID, interpretError(err))
@@ -163,16 +216,39 @@ func (s *Store) JobRetry(ctx context.Context, params *store.JobRetryParams) (*st
 	return j, nil
 }
 
-// JobDelete deletes a job that is not running. See store.Store.
+// JobDelete deletes a job that is not running. See store.Store. The jobs
+// waiting for a job deleted before it was finalized see it cancelled at
+// the store's clock (the call has no Now).
 func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
-	j, err := s.changeUnlessRunning(ctx, s.stmt.delete, id)
-	if err != nil {
-		return nil, fmt.Errorf("deleting job %d: %w", id, err)
+	var (
+		j       *store.Job
+		deleted bool
+	)
+	err := s.retry(ctx, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var (
+				err  error
+				tell bool
+			)
+			j, err = scanJob(tx.QueryRow(ctx, s.stmt.delete, id), &deleted, &tell)
+			if err != nil || !tell {
+				return err
+			}
+			var e ended
+			e.add(j.ID, store.StateCancelled, time.Now().UTC())
+			return e.finish(ctx, s, tx)
+		})
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("deleting job %d: %w", id, interpretError(err))
+	case !deleted:
+		return nil, fmt.Errorf("deleting job %d: %w", id, store.ErrJobRunning)
 	}
 	return j, nil
 }
 
-// changeUnlessRunning runs retrySQL or deleteSQL: the job as the statement
+// changeUnlessRunning runs retrySQL: the job as the statement
 // returned it, store.ErrJobRunning if it is running, store.ErrNotFound if
 // it does not exist.
 func (s *Store) changeUnlessRunning(ctx context.Context, query string, args ...any) (*store.Job, error) {

@@ -15,7 +15,8 @@ import (
 // jobColumnList are the columns scanJob reads, in its order.
 const jobColumnList = "id, kind, queue, priority, args, state, attempt, max_attempts, timeout_ns, " +
 	"enqueued_at, run_at, attempted_at, finalized_at, unique_key, unique_until, " +
-	"lease_owner, lease_expires_at, cancel_requested, errors, result"
+	"lease_owner, lease_expires_at, cancel_requested, errors, result, " +
+	"workflow, deps, deps_left, run_on_failure"
 
 // jobColumns returns the column list scanJob reads, each qualified by
 // alias (for statements that join the jobs table with something else).
@@ -41,12 +42,13 @@ func scanJob(row pgx.Row, extra ...any) (*store.Job, error) {
 		timeoutNS                             int64
 		attemptedAt, finalizedAt, uniqueUntil pgtype.Timestamptz
 		leaseExpiresAt                        pgtype.Timestamptz
-		uniqueKey, leaseOwner                 pgtype.Text
+		uniqueKey, leaseOwner, workflow       pgtype.Text
 		args, errs, result                    []byte
 	)
 	dest := append([]any{&j.ID, &j.Kind, &j.Queue, &j.Priority, &args, &state, &j.Attempt, &j.MaxAttempts, &timeoutNS,
 		&j.EnqueuedAt, &j.RunAt, &attemptedAt, &finalizedAt, &uniqueKey, &uniqueUntil,
-		&leaseOwner, &leaseExpiresAt, &j.CancelRequested, &errs, &result}, extra...)
+		&leaseOwner, &leaseExpiresAt, &j.CancelRequested, &errs, &result,
+		&workflow, &j.Deps, &j.DepsLeft, &j.RunOnFailure}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return nil, err
@@ -62,6 +64,10 @@ func scanJob(row pgx.Row, extra ...any) (*store.Job, error) {
 	j.UniqueUntil = fromTimestamptz(uniqueUntil)
 	j.LeaseOwner = leaseOwner.String
 	j.LeaseExpiresAt = fromTimestamptz(leaseExpiresAt)
+	j.Workflow = workflow.String
+	if len(j.Deps) == 0 {
+		j.Deps = nil
+	}
 	if len(errs) > 0 && string(errs) != "[]" {
 		if err := json.Unmarshal(errs, &j.Errors); err != nil {
 			return nil, fmt.Errorf("decoding the errors of job %d: %w", j.ID, err)

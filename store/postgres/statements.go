@@ -11,6 +11,8 @@ type statements struct {
 	fetch, setState, heartbeat, rescue                string
 	get, cancel, retry, delete, deleteFinalized       string
 	pause, resume, stats                              string
+	getMany                                           string
+	lockDeps, setWaiting, addDeps, notify, finishDeps string
 }
 
 // asyncCommit, joined to a statement's rows, makes its transaction commit
@@ -51,5 +53,11 @@ func newStatements(quoted string, synchronousAcks bool) statements {
 		pause:           fill(pauseSQL, ""),
 		resume:          fill(resumeSQL, ""),
 		stats:           fill(statsSQL, ""),
+		getMany:         fill(getManySQL, ""),
+		lockDeps:        fill(lockDepsSQL, ""),
+		setWaiting:      fill(setWaitingSQL, ""),
+		addDeps:         fill(addDepsSQL, ""),
+		notify:          fill(notifySQL, ""),
+		finishDeps:      fill(finishDepsSQL, ""),
 	}
 }

@@ -11,10 +11,6 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
-func (s *Store) JobGetMany(ctx context.Context, ids []int64) ([]*store.Job, error) {
-	return nil, errors.ErrUnsupported
-}
-
 func (s *Store) WorkerBeat(ctx context.Context, info *store.WorkerInfo) error {
 	return errors.ErrUnsupported
 }

@@ -1,0 +1,204 @@
+-- Workflows (the waiting state, dependencies between jobs, the workflow
+-- tag), the registry of worker processes, leader leases and periodic jobs.
+-- {schema} is replaced by the store's quoted schema name.
+--
+-- Adding columns with constant defaults rewrites nothing; only the state
+-- check (which gains 'waiting') and the workflow index read the table once.
+
+ALTER TABLE {schema}.jobs DROP CONSTRAINT jobs_state_check;
+ALTER TABLE {schema}.jobs ADD CONSTRAINT jobs_state_check CHECK (state IN
+	('waiting', 'scheduled', 'available', 'running', 'retryable', 'completed', 'discarded', 'cancelled'));
+
+ALTER TABLE {schema}.jobs
+	ADD COLUMN workflow       text,                          -- the workflow's ID, NULL for none
+	ADD COLUMN deps           bigint[],                      -- the jobs it waits (or waited) for, in insert order
+	ADD COLUMN deps_left      integer NOT NULL DEFAULT 0,    -- how many of deps had not finished when last counted
+	ADD COLUMN run_on_failure boolean NOT NULL DEFAULT false,
+	-- true once a waiting job named this one in its deps: only then does
+	-- the job's end look for jobs to update (job_deps), so the jobs nobody
+	-- waits for (nearly all) pay nothing for workflows.
+	ADD COLUMN has_dependents boolean NOT NULL DEFAULT false;
+
+-- JobList's Workflow filter: a workflow's members, newest first.
+CREATE INDEX jobs_workflow_idx ON {schema}.jobs (workflow, id) WHERE workflow IS NOT NULL;
+
+-- JobList of waiting jobs, newest first: few rows, so a JobList by state
+-- finds them without walking every job.
+CREATE INDEX jobs_waiting_idx ON {schema}.jobs (id) WHERE state = 'waiting';
+
+-- Who waits for whom, while they wait: one row per (dependency, waiting
+-- job), keyed by the dependency, so a job that ends finds its waiting jobs
+-- with one index range. A dependency's rows are deleted when it ends (so
+-- each is counted once, even if the job is retried and ends again); a row
+-- whose waiting job is gone or no longer waiting is ignored and deleted
+-- then. A new waiting job locks its dependencies' rows while it inserts
+-- its own rows here, so a dependency ending at the same moment either is
+-- seen ended by the insert or sees the new rows (see finish_deps).
+CREATE TABLE {schema}.job_deps (
+	dep_id bigint NOT NULL,
+	job_id bigint NOT NULL,
+	PRIMARY KEY (dep_id, job_id)
+);
+
+-- finish_deps updates the jobs waiting for jobs that just ended: p_ids
+-- ended in p_states (a deletion counts as cancelled) at p_nows. It runs
+-- in the transaction that ended them, as its own statement (a VOLATILE
+-- function's statements each take a fresh snapshot), so it sees the
+-- job_deps rows of every insert that committed while the ending statement
+-- waited for the dependency's row lock.
+--
+-- Each waiting job is decremented once per job_deps row deleted for it,
+-- so two of its dependencies ending in one call count twice; the UPDATE
+-- locks the waiting job's row, so concurrent calls in other transactions
+-- apply their decrements one after the other, each on the latest count.
+-- A dependency that failed (not completed) cancels a waiting job without
+-- RunOnFailure, which ends it in turn: the loop repeats for the cancelled
+-- jobs that have dependents. Jobs that become available wake the
+-- listeners of their queue, as an insert does.
+CREATE FUNCTION {schema}.finish_deps(p_ids bigint[], p_states text[], p_nows timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_ids    bigint[] := p_ids;
+	v_states text[] := p_states;
+	v_nows   timestamptz[] := p_nows;
+	v_queues text[];
+	v_channel text;
+BEGIN
+	WHILE cardinality(v_ids) > 0 LOOP
+		WITH ended AS (
+			DELETE FROM {schema}.job_deps AS d
+			USING unnest(v_ids, v_states, v_nows) WITH ORDINALITY AS f(id, state, now, ord)
+			WHERE d.dep_id = f.id
+			RETURNING d.job_id, d.dep_id, f.state, f.now, f.ord
+		), per_job AS (
+			SELECT job_id, count(*) AS n, max(now) AS now,
+				(array_agg(dep_id ORDER BY ord) FILTER (WHERE state <> 'completed'))[1] AS failed_id,
+				(array_agg(state ORDER BY ord) FILTER (WHERE state <> 'completed'))[1] AS failed_state
+			FROM ended
+			GROUP BY job_id
+		), changed AS (
+			UPDATE {schema}.jobs AS w SET
+				state = CASE
+					WHEN e.failed_id IS NOT NULL AND NOT w.run_on_failure THEN 'cancelled'
+					WHEN w.deps_left > e.n THEN 'waiting'
+					WHEN w.run_at > e.now THEN 'scheduled'
+					ELSE 'available' END,
+				deps_left = CASE WHEN e.failed_id IS NOT NULL AND NOT w.run_on_failure THEN w.deps_left
+					ELSE greatest(w.deps_left - e.n, 0) END,
+				run_at = CASE WHEN (e.failed_id IS NULL OR w.run_on_failure) AND w.deps_left <= e.n AND w.run_at <= e.now
+					THEN e.now ELSE w.run_at END,
+				finalized_at = CASE WHEN e.failed_id IS NOT NULL AND NOT w.run_on_failure THEN e.now END,
+				errors = CASE WHEN e.failed_id IS NOT NULL AND NOT w.run_on_failure
+					THEN w.errors || jsonb_build_array(jsonb_build_object(
+						'attempt', 0,
+						'at', to_char(e.now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+						'error', 'dependency job ' || e.failed_id || ' was ' || e.failed_state))
+					ELSE w.errors END
+			FROM per_job AS e
+			WHERE w.id = e.job_id AND w.state = 'waiting'
+			RETURNING w.id, w.state, w.queue, w.has_dependents, w.finalized_at
+		)
+		SELECT coalesce(array_agg(id) FILTER (WHERE state = 'cancelled' AND has_dependents), '{}'),
+			coalesce(array_agg(finalized_at) FILTER (WHERE state = 'cancelled' AND has_dependents), '{}'),
+			array_agg(DISTINCT queue) FILTER (WHERE state = 'available')
+		INTO v_ids, v_nows, v_queues
+		FROM changed;
+
+		IF v_queues IS NOT NULL THEN
+			SELECT n.nspname || '.jobs_inserted' INTO v_channel
+			FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+			WHERE c.oid = '{schema}.jobs'::regclass;
+			PERFORM pg_notify(v_channel, q) FROM unnest(v_queues) AS q;
+		END IF;
+		v_states := array_fill('cancelled'::text, ARRAY[cardinality(v_ids)]);
+	END LOOP;
+END
+$$;
+
+-- set_states applies a batch of guarded state changes out of running (the
+-- statement and its arrays are those of JobSetStateIfRunningMany, see
+-- fetch.go) and returns the IDs of the jobs it changed. When some of the
+-- jobs it ended have dependents, it calls finish_deps in a statement of its
+-- own, in the same transaction; the jobs without dependents (nearly all)
+-- cost one array aggregate more than the bare UPDATE.
+CREATE FUNCTION {schema}.set_states(p_ids bigint[], p_owners text[], p_attempts integer[], p_states text[],
+	p_nows timestamptz[], p_run_ats timestamptz[], p_errors text[], p_results text[], p_undo boolean[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_done   bigint[];
+	v_ended  bigint[];
+	v_states text[];
+	v_nows   timestamptz[];
+BEGIN
+	WITH changed AS (
+		UPDATE {schema}.jobs AS j SET
+			state = p.state,
+			attempt = CASE WHEN p.undo THEN j.attempt - 1 ELSE j.attempt END,
+			run_at = CASE WHEN p.state IN ('available', 'scheduled', 'retryable') THEN p.run_at ELSE j.run_at END,
+			finalized_at = CASE WHEN p.state IN ('completed', 'discarded', 'cancelled') THEN p.now END,
+			errors = CASE WHEN p.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(p.error::jsonb) END,
+			result = COALESCE(p.result::json, j.result),
+			lease_owner = NULL,
+			lease_expires_at = NULL
+		FROM unnest(p_ids, p_owners, p_attempts, p_states, p_nows, p_run_ats, p_errors, p_results, p_undo)
+			AS p(id, owner, attempt, state, now, run_at, error, result, undo)
+		WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
+		RETURNING j.id, j.state, j.finalized_at, j.has_dependents
+	)
+	SELECT array_agg(id),
+		array_agg(id) FILTER (WHERE has_dependents AND finalized_at IS NOT NULL),
+		array_agg(state) FILTER (WHERE has_dependents AND finalized_at IS NOT NULL),
+		array_agg(finalized_at) FILTER (WHERE has_dependents AND finalized_at IS NOT NULL)
+	INTO v_done, v_ended, v_states, v_nows
+	FROM changed;
+
+	IF v_ended IS NOT NULL THEN
+		PERFORM {schema}.finish_deps(v_ended, v_states, v_nows);
+	END IF;
+	RETURN QUERY SELECT unnest(v_done);
+END
+$$;
+
+-- The worker processes, as their last heartbeat described them.
+CREATE TABLE {schema}.workers (
+	id           text        PRIMARY KEY,
+	host         text        NOT NULL,
+	pid          integer     NOT NULL,
+	queues       text[]      NOT NULL,
+	concurrency  integer     NOT NULL,
+	running      integer     NOT NULL,
+	leader       boolean     NOT NULL,
+	started_at   timestamptz NOT NULL,
+	heartbeat_at timestamptz NOT NULL
+);
+
+-- Leader leases: one row per thing led, held by holder until expires_at.
+CREATE TABLE {schema}.leaders (
+	name       text        PRIMARY KEY,
+	holder     text        NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+
+-- Periodic jobs: the definition, and the scheduler's bookkeeping
+-- (last_tick, next_tick, last_job_id).
+CREATE TABLE {schema}.periodic_jobs (
+	name         text        PRIMARY KEY,
+	spec         text        NOT NULL,
+	kind         text        NOT NULL,
+	args         json        NOT NULL, -- json, not jsonb: the job gets back the bytes given
+	queue        text        NOT NULL,
+	priority     integer     NOT NULL,
+	max_attempts integer     NOT NULL,
+	timeout_ns   bigint      NOT NULL,
+	catch_up     text        NOT NULL,
+	source       text        NOT NULL,
+	created_at   timestamptz NOT NULL,
+	updated_at   timestamptz NOT NULL,
+	last_tick    timestamptz,
+	next_tick    timestamptz,
+	last_job_id  bigint
+);
