@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/doubleboiler/boiler/internal/jobcompleter"
 	"github.com/doubleboiler/boiler/internal/maintenance"
+	"github.com/doubleboiler/boiler/internal/periodic"
 	"github.com/doubleboiler/boiler/store"
 )
 
@@ -26,7 +28,7 @@ const (
 // Worker runs jobs from a store: it fetches due jobs of its queues in
 // batches, runs each job's handler in its own goroutine (up to
 // Concurrency at once), and records every outcome. Beside the fetch loop,
-// it runs four services:
+// it runs six services:
 //
 //   - the completer records outcomes in batches (one store call for up to
 //     hundreds of jobs, a few milliseconds after they finish);
@@ -34,7 +36,14 @@ const (
 //     cancels the jobs a person cancelled;
 //   - the rescuer returns the jobs of dead workers (expired leases) to
 //     their queue, every LeaseFor/2;
-//   - the cleaner deletes finalized jobs past their retention.
+//   - the cleaner deletes finalized jobs past their retention, and the
+//     worker registry's entries of workers that died;
+//   - the registrar records the worker in the store's worker registry
+//     (store.Store.WorkerList) at start and every LeaseFor/3, and removes
+//     it at Stop;
+//   - the periodic scheduler campaigns for the leadership of the workers
+//     sharing the store and, while it leads, enqueues the periodic jobs'
+//     ticks (see WorkerOptions.Periodic).
 //
 // A Worker runs once: Start (or Run), then Stop.
 type Worker struct {
@@ -47,6 +56,9 @@ type Worker struct {
 	heartbeater *maintenance.Heartbeater
 	rescuer     *maintenance.Rescuer
 	cleaner     *maintenance.Cleaner
+	registrar   *maintenance.Registrar
+	scheduler   *periodic.Scheduler
+	startedAt   atomic.Pointer[time.Time] // set by Start, for the registry
 
 	// Set by Start. baseCtx carries the Start context's values and is
 	// never cancelled (the parent of the jobs' contexts, which Stop
@@ -94,6 +106,10 @@ func NewWorker(s store.Store, r *Registry, opts *WorkerOptions) (*Worker, error)
 	if err != nil {
 		return nil, fmt.Errorf("new worker: %w", err)
 	}
+	defs, err := periodicDefinitions(o.Periodic)
+	if err != nil {
+		return nil, fmt.Errorf("new worker: %w", err)
+	}
 	w := &Worker{
 		store:    s,
 		reg:      r,
@@ -138,13 +154,68 @@ func NewWorker(s store.Store, r *Registry, opts *WorkerOptions) (*Worker, error)
 			store.StateCancelled: o.Retention,
 			store.StateDiscarded: o.DiscardedRetention,
 		},
-		Clock:  o.Clock,
-		Logger: w.log,
+		WorkerStaleAfter: staleAfter(o.LeaseFor),
+		Clock:            o.Clock,
+		Logger:           w.log,
+	}); err != nil {
+		return nil, fmt.Errorf("new worker: %w", err)
+	}
+	if w.registrar, err = maintenance.NewRegistrar(&maintenance.RegistrarParams{
+		Store:    s,
+		Info:     w.registryInfo,
+		Interval: o.LeaseFor / 3,
+		Clock:    o.Clock,
+		Logger:   w.log,
+	}); err != nil {
+		return nil, fmt.Errorf("new worker: %w", err)
+	}
+	if w.scheduler, err = periodic.New(&periodic.Params{
+		Store:          s,
+		Holder:         o.ID,
+		Definitions:    defs,
+		LeaderLease:    o.LeaderLease,
+		OnLeaderChange: func(bool) { w.registrar.Poke() },
+		Clock:          o.Clock,
+		Logger:         w.log,
 	}); err != nil {
 		return nil, fmt.Errorf("new worker: %w", err)
 	}
 	return w, nil
 }
+
+// staleAfter is how long after its last heartbeat a worker's registry
+// entry is deleted: 10 minutes, and at least ten heartbeats (LeaseFor/3).
+func staleAfter(leaseFor time.Duration) time.Duration {
+	return max(workerStaleAfter, 10*leaseFor/3)
+}
+
+// registryInfo is the worker's entry in the worker registry, as of now.
+func (w *Worker) registryInfo() *store.WorkerInfo {
+	host, _ := os.Hostname()
+	queues := make([]string, len(w.opts.Queues))
+	for i, q := range w.opts.Queues {
+		queues[i] = q.Name
+	}
+	var startedAt time.Time
+	if t := w.startedAt.Load(); t != nil {
+		startedAt = *t
+	}
+	return &store.WorkerInfo{
+		ID:          w.opts.ID,
+		Host:        host,
+		PID:         os.Getpid(),
+		Queues:      queues,
+		Concurrency: w.opts.Concurrency,
+		Running:     int(w.active.Load()),
+		Leader:      w.scheduler != nil && w.scheduler.Leader(),
+		StartedAt:   startedAt,
+	}
+}
+
+// Leader reports whether this worker is the periodic scheduler's leader
+// now: the one worker of those sharing the store that enqueues the
+// periodic jobs.
+func (w *Worker) Leader() bool { return w.scheduler.Leader() }
 
 // ID is the worker's id, the owner of its leases.
 func (w *Worker) ID() string { return w.opts.ID }
@@ -165,13 +236,15 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.stopDone = make(chan struct{})
 	w.baseCtx = context.WithoutCancel(ctx)
 	w.hardCtx, w.hardCancel = context.WithCancelCause(w.baseCtx)
+	startedAt := w.opts.Clock().UTC().Truncate(time.Microsecond)
+	w.startedAt.Store(&startedAt)
 
 	type service interface {
 		Start(context.Context) error
 		Stop()
 	}
 	var running []service
-	for _, svc := range []service{w.completer, w.heartbeater, w.rescuer, w.cleaner} {
+	for _, svc := range []service{w.completer, w.heartbeater, w.rescuer, w.cleaner, w.registrar, w.scheduler} {
 		if err := svc.Start(w.baseCtx); err != nil {
 			for _, r := range running {
 				r.Stop()
@@ -216,8 +289,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // Stop shuts the worker down gracefully, in this order:
 //
-//  1. The rescuer and the cleaner stop, and the fetch loop stops: no new
-//     work. (A fetch in flight finishes, so the jobs it leased are run or
+//  1. The periodic scheduler stops (a leader resigns, so another worker
+//     takes over at once), the rescuer and the cleaner stop, and the
+//     fetch loop stops: no new work. (A fetch in flight finishes, so the jobs it leased are run or
 //     released, not stranded until their lease expires.) The prefetched
 //     jobs waiting for a slot are released at once (available again,
 //     their attempt undone): they never run here.
@@ -231,8 +305,10 @@ func (w *Worker) Run(ctx context.Context) error {
 //  4. The heartbeater stops, only now: until every job is finished or
 //     released, their leases must stay extended, or a rescuer elsewhere
 //     could run them a second time while they still run here.
-//  5. The completer stops last, since every outcome of the steps above
+//  5. The completer stops, since every outcome of the steps above
 //     (releases included) goes through it: its final flush records them.
+//  6. The registrar stops last and removes the worker from the worker
+//     registry: until then it has jobs, and the registry shows it.
 //
 // With a responsive store, Stop returns within ShutdownTimeout + 1 s. A
 // second call waits for the first. Stopping a worker that never started
@@ -269,6 +345,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}()
 
 	// 1. No new work.
+	w.scheduler.Stop()
 	w.rescuer.Stop()
 	w.cleaner.Stop()
 	stopFetch()
@@ -302,9 +379,10 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 	w.hardCancel(errWorkerShutdown)
 
-	// 4, 5.
+	// 4, 5, 6.
 	w.heartbeater.Stop()
 	w.completer.Stop()
+	w.registrar.Stop()
 	close(w.quit)
 	w.log.Info("worker stopped", slog.Duration("took", time.Since(start)))
 	return nil

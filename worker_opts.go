@@ -88,6 +88,25 @@ type WorkerOptions struct {
 	// Clock is the time source for every time the worker writes. Default
 	// time.Now.
 	Clock func() time.Time
+
+	// Periodic are periodic jobs this worker declares: it writes them to
+	// the store at start (a job with the same Name is updated; see
+	// [PeriodicJob]). A bad entry makes NewWorker fail with an error
+	// naming it. Default none.
+	//
+	// Every worker runs a scheduler, with or without declarations: the
+	// workers sharing a store elect one leader through it, which enqueues
+	// the ticks of every periodic job in the store (declared in code, on
+	// the command line or through the API), each exactly once. When the
+	// leader stops it hands over at once; when it dies, another worker
+	// takes over once its lease (LeaderLease) expires, and the ticks
+	// missed meanwhile are enqueued late (within a minute they count as
+	// on time; older ones follow the job's CatchUp).
+	Periodic []*PeriodicJob
+	// LeaderLease is how long the scheduler's leadership lasts without a
+	// renewal; the leader renews it, and the others campaign, every
+	// LeaderLease/3. Default 15 s; at least 100 ms.
+	LeaderLease time.Duration
 }
 
 // Defaults of WorkerOptions.
@@ -101,6 +120,11 @@ const (
 	defaultPollInterval       = time.Second
 	defaultRetention          = 24 * time.Hour
 	defaultDiscardedRetention = 7 * 24 * time.Hour
+	defaultLeaderLease        = 15 * time.Second
+	minLeaderLease            = 100 * time.Millisecond
+	// workerStaleAfter is how long after its last heartbeat a worker's
+	// registry entry is deleted; at least 10 beats (see staleAfter).
+	workerStaleAfter = 10 * time.Minute
 )
 
 // withDefaults returns a copy of o with every zero field set to its
@@ -133,6 +157,8 @@ func (o *WorkerOptions) withDefaults() (*WorkerOptions, error) {
 	setDuration(&w.PollInterval, defaultPollInterval)
 	setDuration(&w.Retention, defaultRetention)
 	setDuration(&w.DiscardedRetention, defaultDiscardedRetention)
+	setDuration(&w.LeaderLease, defaultLeaderLease)
+	w.Periodic = append([]*PeriodicJob(nil), w.Periodic...)
 	if w.Backoff == nil {
 		w.Backoff = DefaultBackoff
 	}
@@ -194,6 +220,8 @@ func (w *WorkerOptions) validate() error {
 		return fmt.Errorf("Retention must be positive or -1 (keep), got %s", w.Retention)
 	case w.DiscardedRetention < 0 && w.DiscardedRetention != -1:
 		return fmt.Errorf("DiscardedRetention must be positive or -1 (keep), got %s", w.DiscardedRetention)
+	case w.LeaderLease < minLeaderLease:
+		return fmt.Errorf("LeaderLease must be at least %s, got %s", minLeaderLease, w.LeaderLease)
 	case len(w.ID) > 200:
 		return errors.New("ID is longer than 200 characters")
 	}

@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(supervisorCommands()...)
 	root.AddCommand(newAutoscaleCmd())
 	root.AddCommand(newServeCmd(), newDemoCmd())
+	root.AddCommand(newPeriodicCmd())
 	return root
 }
 

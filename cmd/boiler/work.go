@@ -21,6 +21,8 @@ type workFlags struct {
 	concurrency     int
 	shutdownTimeout time.Duration
 	lease           time.Duration
+	periodic        []string
+	leaderLease     time.Duration
 }
 
 // workShutdownTimeout is the worker's shutdown timeout: the flag when given;
@@ -48,9 +50,13 @@ func newWorkCmd() *cobra.Command {
 			"finish within --shutdown-timeout and puts the others back in the queue.\n" +
 			"Your own job kinds run in your own program's worker (boiler.NewWorker);\n" +
 			"this command is for trying the queue, smoke tests and the demo.\n" +
-			"The schema is created if it is missing. Logs go to standard error.",
-		Example: "  boiler work --queues high=6,default=3,low=1 --concurrency 50",
-		Args:    cobra.NoArgs,
+			"The schema is created if it is missing. Logs go to standard error.\n\n" +
+			"--periodic declares a periodic job (repeatable); every worker sharing the store\n" +
+			"campaigns to schedule them and one leader enqueues each tick exactly once.\n" +
+			periodicLineHelp,
+		Example: "  boiler work --queues high=6,default=3,low=1 --concurrency 50\n" +
+			"  boiler work --periodic '@every 10m sleep {\"ms\":5}' --periodic 'name=nightly 0 3 * * * noop'",
+		Args: cobra.NoArgs,
 	}
 	storeFlag := addStoreFlag(cmd)
 	fl := cmd.Flags()
@@ -59,6 +65,9 @@ func newWorkCmd() *cobra.Command {
 	fl.IntVar(&f.concurrency, "concurrency", 100, "jobs run at once")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "on SIGTERM, how long running jobs may take to finish\n(under boiler start: 4/5 of its -t)")
 	fl.DurationVar(&f.lease, "lease", 30*time.Second, "how long a fetched job stays leased without a heartbeat; a killed worker's jobs run again after it")
+	fl.StringArrayVar(&f.periodic, "periodic", nil, "a periodic job: '[name=NAME] SCHEDULE KIND [JSON]' (repeatable; see above)")
+	fl.DurationVar(&f.leaderLease, "leader-lease", 15*time.Second, "how long the periodic scheduler's leadership lasts without renewal")
+	_ = fl.MarkHidden("leader-lease") // for tests of the failover
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		queues, err := boiler.ParseQueues(f.queues)
@@ -74,6 +83,12 @@ func newWorkCmd() *cobra.Command {
 		}
 		if f.shutdownTimeout <= 0 {
 			return fmt.Errorf("--shutdown-timeout is %s, want a positive duration", f.shutdownTimeout)
+		}
+		periodicJobs := make([]*boiler.PeriodicJob, len(f.periodic))
+		for i, line := range f.periodic {
+			if periodicJobs[i], err = parsePeriodicLine("--periodic", line, boiler.PeriodicSourceCLI); err != nil {
+				return err
+			}
 		}
 		logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 
@@ -92,6 +107,8 @@ func newWorkCmd() *cobra.Command {
 			Concurrency:     f.concurrency,
 			ShutdownTimeout: f.shutdownTimeout,
 			LeaseFor:        f.lease,
+			Periodic:        periodicJobs,
+			LeaderLease:     f.leaderLease,
 			Logger:          logger,
 		})
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 // CleanStore is the part of store.Store the cleaner uses.
 type CleanStore interface {
 	JobDeleteFinalized(ctx context.Context, params *store.JobDeleteFinalizedParams) (int, error)
+	WorkerDelete(ctx context.Context, params *store.WorkerDeleteParams) (int, error)
 }
 
 // CleanerParams configure a Cleaner.
@@ -36,13 +37,18 @@ type CleanerParams struct {
 	// Pause between two batches, so a big cleaning does not hold the
 	// store's write lock for long (SQLite has one writer). Default 10 ms.
 	Pause time.Duration
+	// WorkerStaleAfter is how long after its last heartbeat a worker's
+	// entry in the worker registry is deleted (its worker died without a
+	// clean stop). Zero: never.
+	WorkerStaleAfter time.Duration
 	// Clock is the time source. Default time.Now.
 	Clock func() time.Time
 	// Logger: default slog.Default().
 	Logger *slog.Logger
 }
 
-// Cleaner deletes finalized jobs older than their retention.
+// Cleaner deletes finalized jobs older than their retention, and the
+// worker registry's entries of workers that died.
 type Cleaner struct {
 	p    CleanerParams
 	loop service.Loop
@@ -113,5 +119,24 @@ func (c *Cleaner) Clean(ctx context.Context) int {
 	if total > 0 {
 		c.p.Logger.Info("deleted finalized jobs past their retention", slog.Int("jobs", total))
 	}
+	c.CleanWorkers(ctx)
 	return total
+}
+
+// CleanWorkers deletes the registry entries of workers whose last
+// heartbeat is older than WorkerStaleAfter, and returns how many.
+func (c *Cleaner) CleanWorkers(ctx context.Context) int {
+	if c.p.WorkerStaleAfter <= 0 || ctx.Err() != nil {
+		return 0
+	}
+	before := c.p.Clock().UTC().Truncate(time.Microsecond).Add(-c.p.WorkerStaleAfter)
+	n, err := c.p.Store.WorkerDelete(ctx, &store.WorkerDeleteParams{HeartbeatBefore: before})
+	switch {
+	case err != nil && ctx.Err() == nil && !errors.Is(err, errors.ErrUnsupported):
+		c.p.Logger.Warn("deleting stale workers from the worker registry", slog.Any("error", err))
+	case n > 0:
+		c.p.Logger.Info("deleted workers without a heartbeat from the worker registry (they stopped without a clean shutdown)",
+			slog.Int("workers", n), slog.Duration("stale_after", c.p.WorkerStaleAfter))
+	}
+	return n
 }
