@@ -320,6 +320,9 @@ func writeQueries() []string {
 		pauseSQL, resumeSQL,
 	}
 	qs = append(qs, depsQueries...)
+	qs = append(qs, workerQueries...)
+	qs = append(qs, leaderQueries...)
+	qs = append(qs, periodicQueries...)
 	for _, wide := range []bool{false, true} {
 		qs = append(qs, insertSQL(bigChunk, wide), insertSQL(smallChunk, wide), insertSQL(1, wide))
 	}
@@ -329,7 +332,7 @@ func writeQueries() []string {
 // readQueries are the statements of the read pool (besides JobList's,
 // which are built per call and prepared on first use).
 func readQueries() []string {
-	return []string{getJobSQL, getJobsSQL, countsSQL, pausedSQL, dueSQL, oldestAvailableSQL}
+	return []string{getJobSQL, getJobsSQL, countsSQL, pausedSQL, dueSQL, oldestAvailableSQL, workerListSQL, periodicListSQL}
 }
 
 // inWriteTx runs fn in a write (BEGIN IMMEDIATE) transaction with the
