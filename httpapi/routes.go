@@ -13,6 +13,8 @@ func (a *api) routes() []route {
 		endpoint(a, "POST /api/jobs/{id}/retry", a.jobRetry),
 		endpoint(a, "POST /api/jobs/{id}/cancel", a.jobCancel),
 		endpoint(a, "DELETE /api/jobs/{id}", a.jobDelete),
+		endpoint(a, "POST /api/workflows", a.workflowCreate),
+		endpoint(a, "GET /api/workflows/{id}", a.workflowGet),
 		endpoint(a, "GET /api/queues", a.queueList),
 		endpoint(a, "POST /api/queues/{name}/pause", a.queuePause),
 		endpoint(a, "POST /api/queues/{name}/resume", a.queueResume),

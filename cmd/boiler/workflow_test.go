@@ -1,0 +1,249 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/doubleboiler/boiler"
+	"github.com/doubleboiler/boiler/internal/builtin"
+	"github.com/doubleboiler/boiler/store"
+	"github.com/doubleboiler/boiler/storeurl"
+)
+
+// TestChordAcrossProcesses enqueues a chord of 1,000 double jobs and a sum
+// callback, works it with three `boiler work` processes, and checks, on
+// each store, that the callback ran exactly once (one attempt, completed)
+// after every member and saw all 1,000 results.
+func TestChordAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"sqlite", tempStore},
+		{"postgres", postgresStoreURL},
+		{"redis", redisStoreURL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chordAcrossProcesses(t, tc.url(t))
+		})
+	}
+}
+
+func chordAcrossProcesses(t *testing.T, storeURL string) {
+	const members = 1000
+	ctx := context.Background()
+	s, err := storeurl.Open(ctx, storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	client, err := boiler.NewClient(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := make([]*boiler.Step, members)
+	want := builtin.SumResult{Count: members}
+	for i := range steps {
+		steps[i] = boiler.Task(builtin.DoubleArgs{N: int64(i + 1)}, &boiler.EnqueueOptions{Queue: "chord"})
+		want.Sum += 2 * int64(i+1)
+	}
+	wf, err := client.EnqueueWorkflow(ctx, boiler.Chord(boiler.Group(steps...), boiler.Task(builtin.SumArgs{}, &boiler.EnqueueOptions{Queue: "chord"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := wf.Jobs[members]
+	if callback.State != store.StateWaiting || callback.DepsLeft != members {
+		t.Fatalf("callback after insert: %s, %d deps left", callback.State, callback.DepsLeft)
+	}
+
+	type proc struct {
+		cmd  interface{ Signal(os.Signal) error }
+		out  *lockedBuffer
+		done <-chan error
+	}
+	var procs []proc
+	for range 3 {
+		cmd, out, done := startWorker(t, "--store", storeURL, "--queues", "chord", "--concurrency", "16")
+		procs = append(procs, proc{cmd.Process, out, done})
+	}
+	logs := func() string {
+		var all string
+		for i, p := range procs {
+			all += fmt.Sprintf("--- worker %d:\n%s", i+1, p.out)
+		}
+		return all
+	}
+
+	deadline := time.Now().Add(90 * time.Second)
+	var job *boiler.JobRow
+	for {
+		if job, err = client.JobGet(ctx, callback.ID); err != nil {
+			t.Fatal(err)
+		}
+		if job.State.Finalized() {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := client.WorkflowGet(ctx, wf.ID)
+			t.Fatalf("callback still %s (%d deps left) after 90s; workflow counts %v\n%s", job.State, job.DepsLeft, st.Counts, logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Give a second run, if the store wrongly made the callback available
+	// twice, the time to happen.
+	time.Sleep(500 * time.Millisecond)
+	for _, p := range procs {
+		if err := p.cmd.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		waitExit(t, p.done, p.out, 30*time.Second)
+	}
+
+	if job, err = client.JobGet(ctx, callback.ID); err != nil {
+		t.Fatal(err)
+	}
+	if job.State != store.StateCompleted || job.Attempt != 1 || len(job.Errors) != 0 {
+		t.Fatalf("callback %s at attempt %d, errors %+v: want completed at its first and only attempt\n%s", job.State, job.Attempt, job.Errors, logs())
+	}
+	var got builtin.SumResult
+	if err := json.Unmarshal(job.Result, &got); err != nil {
+		t.Fatalf("callback result %s: %v", job.Result, err)
+	}
+	if got != want {
+		t.Fatalf("callback result %+v, want %+v (every member's result, once)", got, want)
+	}
+	st, err := client.WorkflowGet(ctx, wf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != boiler.WorkflowCompleted || st.Total != members+1 || st.Counts[store.StateCompleted] != members+1 {
+		t.Fatalf("workflow %s, %d jobs, counts %v", st.State, st.Total, st.Counts)
+	}
+	for _, j := range st.Jobs[:members] {
+		if j.FinalizedAt.IsZero() || j.FinalizedAt.After(job.AttemptedAt) {
+			t.Fatalf("member %d finalized at %s, after the callback started at %s", j.ID, j.FinalizedAt, job.AttemptedAt)
+		}
+	}
+}
+
+// randomName returns prefix and 12 random hex digits.
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// serviceUnreachable skips t, or fails it under
+// BOILER_TEST_REQUIRE_SERVICES=1.
+func serviceUnreachable(t *testing.T, what string, err error) {
+	t.Helper()
+	if os.Getenv("BOILER_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%s is unreachable and BOILER_TEST_REQUIRE_SERVICES=1: %v", what, err)
+	}
+	t.Skipf("%s is unreachable: %v", what, err)
+}
+
+// postgresStoreURL returns the URL of a fresh schema on the test server
+// (BOILER_TEST_POSTGRES_URL), dropped when t ends.
+func postgresStoreURL(t *testing.T) string {
+	t.Helper()
+	server := cmp.Or(os.Getenv("BOILER_TEST_POSTGRES_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, server)
+	if err == nil {
+		err = conn.Ping(ctx)
+		conn.Close(ctx)
+	}
+	if err != nil {
+		serviceUnreachable(t, "PostgreSQL (BOILER_TEST_POSTGRES_URL)", err)
+	}
+	schema := randomName("boiler_wf_")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("boiler_schema", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// redisStoreURL returns the URL of the test server (BOILER_TEST_REDIS_URL)
+// with a fresh key prefix, whose keys are deleted when t ends.
+func redisStoreURL(t *testing.T) string {
+	t.Helper()
+	server := cmp.Or(os.Getenv("BOILER_TEST_REDIS_URL"), "redis://127.0.0.1:6379/0")
+	opts, err := goredis.ParseURL(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	err = c.Ping(ctx).Err()
+	cancel()
+	if err != nil {
+		c.Close()
+		serviceUnreachable(t, "Redis (BOILER_TEST_REDIS_URL)", err)
+	}
+	prefix := randomName("boilertest:wf_") + ":"
+	t.Cleanup(func() {
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("deleting the keys of %s: %v", prefix, err)
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 1000)
+			if err := c.Unlink(ctx, keys[:n]...).Err(); err != nil {
+				t.Errorf("deleting the keys of %s: %v", prefix, err)
+				return
+			}
+			keys = keys[n:]
+		}
+	})
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("boiler_prefix", prefix)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
