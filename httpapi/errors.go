@@ -23,8 +23,8 @@ func errorf(status int, format string, args ...any) *apiError {
 }
 
 // asAPIError gives err its status: an apiError keeps its own, a missing
-// job is 404, a running one 409, a too large body 413, anything else (the
-// store failed) 500.
+// job is 404, a running one 409, a too large body 413, a feature the
+// store does not implement yet 501, anything else (the store failed) 500.
 func asAPIError(err error) *apiError {
 	var ae *apiError
 	var tooBig *http.MaxBytesError
@@ -37,6 +37,8 @@ func asAPIError(err error) *apiError {
 		return errorf(http.StatusNotFound, "%s", err)
 	case errors.Is(err, store.ErrJobRunning):
 		return errorf(http.StatusConflict, "%s", err)
+	case errors.Is(err, errors.ErrUnsupported):
+		return errorf(http.StatusNotImplemented, "%s: this store does not support it yet", err)
 	}
 	return errorf(http.StatusInternalServerError, "%s", err)
 }

@@ -13,7 +13,9 @@ type statsEvent struct {
 	Queues        []Queue   `json:"queues"`
 	JobsPerSecond float64   `json:"jobs_per_second"` // over every queue
 	Processes     []Process `json:"processes"`
-	Workers       int       `json:"workers"` // 0 until stores keep a worker registry
+	// Workers counts the worker processes whose heartbeat is not stale
+	// (0 when the store keeps no worker registry).
+	Workers int `json:"workers"`
 }
 
 // events streams a "stats" event at once and then every EventInterval,
@@ -53,6 +55,9 @@ func (a *api) statsEventData(r *http.Request) (string, []byte) {
 	if err == nil {
 		ev.Queues, ev.JobsPerSecond = nonNil(snap.queues), snap.jobsPerSecond
 		ev.Processes, err = a.processes(ctx)
+	}
+	if err == nil {
+		ev.Workers = a.liveWorkers(ctx, a.opts.EventInterval/2)
 	}
 	if err != nil {
 		if ctx.Err() == nil {

@@ -6,14 +6,17 @@
 //
 //	POST   /api/jobs                  enqueue one job: 201 {"job":{...},"duplicate":false} (200 when duplicate)
 //	POST   /api/jobs/batch            {"jobs":[...]}: all or nothing, 201 {"results":[...]}
-//	GET    /api/jobs                  ?state=a,b&queue=&kind=&cursor=&limit= → {"jobs":[...],"next_cursor":N}
-//	GET    /api/jobs/{id}             the job, with every attempt's error
+//	GET    /api/jobs                  ?state=a,b&queue=&kind=&workflow=&cursor=&limit= → {"jobs":[...],"next_cursor":N}
+//	GET    /api/jobs/{id}             the job, with every attempt's error (and dep_states: its dependencies' states)
 //	POST   /api/jobs/{id}/retry       the job (409 while it runs)
 //	POST   /api/jobs/{id}/cancel      the job
 //	DELETE /api/jobs/{id}             the job as it was (409 while it runs)
 //	GET    /api/queues                {"queues":[Queue...]}
 //	POST   /api/queues/{name}/pause   the Queue; .../resume likewise
-//	GET    /api/workers               {"workers":[],"note":...} until stores keep workers
+//	GET    /api/workers               {"workers":[Worker...]}: each worker's last heartbeat, running/concurrency, stale
+//	GET    /api/periodic              {"periodic":[Periodic...]}: spec, job, catch-up, source, last and next tick
+//	POST   /api/periodic              {"name","spec","kind","args",...}: create (201) or replace (200) one
+//	DELETE /api/periodic/{name}       the periodic job as it was (jobs it enqueued stay)
 //	GET    /api/processes             {"processes":[Process...]} (Options.Processes)
 //	GET    /api/autoscale/decisions   {"decisions":[...]} (Options.Decisions)
 //	GET    /api/events                server-sent "stats" events every EventInterval
@@ -41,8 +44,9 @@
 // Every error is JSON, {"error":{"status":400,"message":"..."}}, with the
 // status in the response too: 400 bad input (the message names the field,
 // or the offset of bad JSON), 401/403 auth, 404 unknown job or route, 409
-// the job is running, 413 body too large (1 MiB, 16 MiB for a batch), 415
-// not JSON, 500 the store failed.
+// the job is running (or the periodic job is declared elsewhere), 413 body
+// too large (1 MiB, 16 MiB for a batch), 415 not JSON, 500 the store
+// failed, 501 the store does not support the feature yet.
 package httpapi
 
 import (
@@ -58,12 +62,19 @@ import (
 
 	"github.com/doubleboiler/boiler"
 	"github.com/doubleboiler/boiler/autoscale"
+	"github.com/doubleboiler/boiler/store"
 )
 
 // Options configure [New]. Only Client is required.
 type Options struct {
 	// Client is the job queue the API serves. Required.
 	Client *boiler.Client
+	// Store is the client's store, for what the Client does not offer:
+	// the worker registry (/api/workers), periodic jobs (/api/periodic)
+	// and the states of a job's dependencies. Default nil: /api/workers
+	// is an empty list with a note, /api/periodic is 501, and a job's
+	// detail lacks its dependencies' states.
+	Store Store
 	// Logger receives a line per failed request (5xx). Default: discard.
 	Logger *slog.Logger
 	// Token, when set, lets programs in with "Authorization: Bearer
@@ -92,6 +103,21 @@ type Options struct {
 	// RateWindow is the window over which jobs_per_second is measured.
 	// Default 10s.
 	RateWindow time.Duration
+	// WorkerStaleAfter is how old a worker's last heartbeat may be before
+	// /api/workers marks it stale (and the event stream stops counting
+	// it). Default 30s: three heartbeats of a worker with the default
+	// 30 s lease.
+	WorkerStaleAfter time.Duration
+}
+
+// Store is the part of a [store.Store] the API uses beside the Client.
+// Every store.Store implements it.
+type Store interface {
+	JobGetMany(ctx context.Context, ids []int64) ([]*store.Job, error)
+	WorkerList(ctx context.Context) ([]*store.WorkerInfo, error)
+	PeriodicList(ctx context.Context) ([]*store.PeriodicJob, error)
+	PeriodicUpsert(ctx context.Context, p *store.PeriodicJob) (*store.PeriodicJob, error)
+	PeriodicDelete(ctx context.Context, name string) error
 }
 
 // withDefaults returns a copy of o with its zero fields filled, or an
@@ -108,6 +134,8 @@ func (o *Options) withDefaults() (Options, error) {
 		return c, errors.New("httpapi options: EventInterval is negative")
 	case c.RateWindow < 0:
 		return c, errors.New("httpapi options: RateWindow is negative")
+	case c.WorkerStaleAfter < 0:
+		return c, errors.New("httpapi options: WorkerStaleAfter is negative")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -117,6 +145,7 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	c.EventInterval = cmp.Or(c.EventInterval, time.Second)
 	c.RateWindow = cmp.Or(c.RateWindow, 10*time.Second)
+	c.WorkerStaleAfter = cmp.Or(c.WorkerStaleAfter, defaultWorkerStaleAfter)
 	if len(c.Secret) == 0 {
 		c.Secret = make([]byte, 32)
 		rand.Read(c.Secret)
@@ -132,6 +161,7 @@ type api struct {
 	log     *slog.Logger
 	stats   *sampler
 	metrics *metrics
+	workerN counted // the event stream's worker count, shared by the streams
 }
 
 // New returns the API's handler: every route of routes.go behind the auth

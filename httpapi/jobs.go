@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -195,6 +196,7 @@ func (req *jobListRequest) fromRequest(r *http.Request) error {
 	}
 	req.params.Queue = q.Get("queue")
 	req.params.Kind = q.Get("kind")
+	req.params.Workflow = q.Get("workflow")
 	var err error
 	if req.params.BeforeID, err = queryInt(q.Get("cursor"), "cursor", 0, 0, 1<<62); err != nil {
 		return err
@@ -242,7 +244,8 @@ func (a *api) jobList(ctx context.Context, req *jobListRequest) (*jobListRespons
 }
 
 // GET /api/jobs/{id}, POST /api/jobs/{id}/retry, POST /api/jobs/{id}/cancel,
-// DELETE /api/jobs/{id}: the response is the job itself.
+// DELETE /api/jobs/{id}: the response is the job itself (GET adds the
+// states of its dependencies).
 
 type jobIDRequest struct{ id int64 }
 
@@ -256,8 +259,58 @@ func (req *jobIDRequest) fromRequest(r *http.Request) error {
 	return nil
 }
 
-func (a *api) jobGet(ctx context.Context, req *jobIDRequest) (*store.Job, error) {
-	return a.client.JobGet(ctx, req.id)
+// maxDepStates bounds how many dependencies' states a job's detail shows
+// (a chord's callback may wait for thousands).
+const maxDepStates = 200
+
+// jobDetail is a job as GET /api/jobs/{id} shows it: the job's own fields
+// and, for a job with dependencies, their states.
+type jobDetail struct {
+	*store.Job
+	// DepStates are the states of the first maxDepStates of Deps, in
+	// their order (absent without Options.Store).
+	DepStates []depState `json:"dep_states,omitempty"`
+}
+
+// depState is one dependency of a job.
+type depState struct {
+	ID    int64       `json:"id"`
+	Kind  string      `json:"kind,omitempty"`
+	State store.State `json:"state,omitempty"`
+	// Gone is set when the dependency no longer exists (deleted, or
+	// cleaned after the retention period).
+	Gone bool `json:"gone,omitempty"`
+}
+
+func (a *api) jobGet(ctx context.Context, req *jobIDRequest) (*jobDetail, error) {
+	job, err := a.client.JobGet(ctx, req.id)
+	if err != nil {
+		return nil, err
+	}
+	out := &jobDetail{Job: job}
+	if len(job.Deps) == 0 || a.opts.Store == nil {
+		return out, nil
+	}
+	ids := job.Deps[:min(len(job.Deps), maxDepStates)]
+	deps, err := a.opts.Store.JobGetMany(ctx, ids)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting the dependencies of job %d: %w", job.ID, err)
+	}
+	byID := make(map[int64]*store.Job, len(deps))
+	for _, d := range deps {
+		byID[d.ID] = d
+	}
+	out.DepStates = make([]depState, len(ids))
+	for i, id := range ids {
+		out.DepStates[i] = depState{ID: id, Gone: true}
+		if d := byID[id]; d != nil {
+			out.DepStates[i] = depState{ID: id, Kind: d.Kind, State: d.State}
+		}
+	}
+	return out, nil
 }
 
 func (a *api) jobRetry(ctx context.Context, req *jobIDRequest) (*store.Job, error) {

@@ -1,12 +1,15 @@
 package httpapi_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/doubleboiler/boiler/httpapi"
 	"github.com/doubleboiler/boiler/store"
 )
 
@@ -261,4 +264,65 @@ func TestBodyTooLargeIs413(t *testing.T) {
 	}
 	// The batch route takes more.
 	b.do("POST", "/api/jobs/batch", `{"jobs":[`+big+`]}`).want(t, 201)
+}
+
+// TestWorkflowJobsFilterAndDependencies lists a workflow's jobs with
+// ?workflow=, finds the waiting one with ?state=waiting, and shows the
+// states of its dependencies in its detail (a deleted one as gone).
+func TestWorkflowJobsFilterAndDependencies(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	now := b.clock.Now()
+	job := func(i int, after ...int) *store.JobInsertParams {
+		return &store.JobInsertParams{Kind: "step", Queue: "wf", Args: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)),
+			MaxAttempts: 3, RunAt: now, Workflow: "wf-1", After: after}
+	}
+	res, err := b.store.JobInsertMany(context.Background(), &store.JobInsertManyParams{Now: now, Jobs: []*store.JobInsertParams{
+		job(0), job(1), job(2, 0, 1),
+	}})
+	skipUnsupported(t, "JobInsertMany with After", err)
+	b.do("POST", "/api/jobs", `{"kind":"other","queue":"wf"}`).want(t, 201)
+	a, c, callback := res[0].Job, res[1].Job, res[2].Job
+
+	var list struct{ Jobs []*store.Job }
+	b.do("GET", "/api/jobs?workflow=wf-1", "").want(t, 200).Decode(t, &list)
+	if len(list.Jobs) != 3 || list.Jobs[0].ID != callback.ID || list.Jobs[0].Workflow != "wf-1" {
+		t.Errorf("?workflow=wf-1 listed %d jobs (first %+v), want the workflow's 3, newest first", len(list.Jobs), list.Jobs[0])
+	}
+	b.do("GET", "/api/jobs?state=waiting", "").want(t, 200).Decode(t, &list)
+	if len(list.Jobs) != 1 || list.Jobs[0].ID != callback.ID || list.Jobs[0].DepsLeft != 2 {
+		t.Errorf("?state=waiting listed %+v, want the callback with 2 deps left", list.Jobs)
+	}
+	var q struct{ Queues []httpapi.Queue }
+	b.do("GET", "/api/queues", "").want(t, 200).Decode(t, &q)
+	if len(q.Queues) != 1 || q.Queues[0].Counts[store.StateWaiting] != 1 || q.Queues[0].Counts[store.StateAvailable] != 3 {
+		t.Errorf("queues %+v, want wf with 1 waiting and 3 available", q.Queues)
+	}
+
+	// The first step completes; the second is deleted, which cancels
+	// the callback (it runs only if every step completes).
+	b.finish(b.fetch("wf"), store.StateCompleted, "")
+	var detail struct {
+		store.Job
+		DepStates []struct {
+			ID    int64
+			Kind  string
+			State store.State
+			Gone  bool
+		} `json:"dep_states"`
+	}
+	b.do("GET", fmt.Sprintf("/api/jobs/%d", callback.ID), "").want(t, 200).Decode(t, &detail)
+	if detail.Workflow != "wf-1" || len(detail.Deps) != 2 || detail.Deps[0] != a.ID || detail.DepsLeft != 1 || detail.State != store.StateWaiting {
+		t.Errorf("callback %+v: want workflow wf-1, deps [%d %d], 1 left, waiting", detail.Job, a.ID, c.ID)
+	}
+	if len(detail.DepStates) != 2 || detail.DepStates[0].State != store.StateCompleted || detail.DepStates[0].Kind != "step" ||
+		detail.DepStates[1].ID != c.ID || detail.DepStates[1].State != store.StateAvailable {
+		t.Errorf("dep states %+v: want the first completed, the second available", detail.DepStates)
+	}
+	b.do("DELETE", fmt.Sprintf("/api/jobs/%d", c.ID), "").want(t, 200)
+	detail.DepStates = nil // decode afresh
+	b.do("GET", fmt.Sprintf("/api/jobs/%d", callback.ID), "").want(t, 200).Decode(t, &detail)
+	if detail.State != store.StateCancelled || len(detail.DepStates) != 2 || !detail.DepStates[1].Gone || detail.DepStates[1].State != "" {
+		t.Errorf("after deleting a step the callback is %s with deps %+v: want cancelled, the second gone", detail.State, detail.DepStates)
+	}
 }

@@ -89,6 +89,9 @@ func setupOn(t *testing.T, s store.Store, opts *httpapi.Options) *bundle {
 		opts = &httpapi.Options{}
 	}
 	opts.Client = client
+	if opts.Store == nil {
+		opts.Store = s
+	}
 	if opts.Clock == nil {
 		opts.Clock = b.clock.Now
 	}

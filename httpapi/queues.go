@@ -63,21 +63,7 @@ func (a *api) queueAfterChange(ctx context.Context, name string) (*Queue, error)
 	return &q, nil
 }
 
-// GET /api/workers
-
-// noWorkerRegistry is the note of /api/workers until stores keep workers.
-const noWorkerRegistry = "worker registry not available for this store yet"
-
 type emptyRequest struct{}
-
-type workerListResponse struct {
-	Workers []struct{} `json:"workers"`
-	Note    string     `json:"note,omitempty"`
-}
-
-func (a *api) workerList(context.Context, *emptyRequest) (*workerListResponse, error) {
-	return &workerListResponse{Workers: []struct{}{}, Note: noWorkerRegistry}, nil
-}
 
 // GET /api/processes
 

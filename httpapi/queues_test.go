@@ -86,8 +86,8 @@ func TestWorkersProcessesDecisionsHealthz(t *testing.T) {
 		Note    string
 	}
 	b.do("GET", "/api/workers", "").want(t, 200).Decode(t, &w)
-	if w.Workers == nil || len(w.Workers) != 0 || !strings.Contains(w.Note, "worker registry not available") {
-		t.Errorf("workers: %+v", w)
+	if w.Workers == nil || len(w.Workers) != 0 {
+		t.Errorf("workers: %+v, want an empty list (no worker beat)", w)
 	}
 	var p struct{ Processes []httpapi.Process }
 	b.do("GET", "/api/processes", "").want(t, 200).Decode(t, &p)

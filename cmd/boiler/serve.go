@@ -226,6 +226,7 @@ func newWebHandler(o *webOptions) (http.Handler, error) {
 	}
 	apiOpts := &httpapi.Options{
 		Client:   client,
+		Store:    o.store,
 		Logger:   o.logger,
 		Token:    o.auth.token,
 		Password: o.auth.password,
