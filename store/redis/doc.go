@@ -30,7 +30,8 @@
 //	                     the available set before it pops, so a job is
 //	                     eligible the moment it is due; its state field keeps
 //	                     saying scheduled or retryable until it is fetched.
-//	queue:<q>:counts     running, completed, discarded, cancelled counters
+//	queue:<q>:counts     waiting, running, completed, discarded, cancelled
+//	                     counters
 //	leases               sorted set of running jobs by lease expiry (rescue)
 //	owner:<worker>       set of the jobs a worker runs (heartbeat)
 //	state:<state>        sorted set of ids per state (JobList)
@@ -38,11 +39,34 @@
 //	queues, paused       the names of the queues with jobs; the paused ones
 //	id                   the last job id
 //	unique:<key>         the id of the job holding a unique key
+//	workflow:<w>         sorted set of the ids of workflow w's jobs (JobList)
+//	waiters:<id>         set of the jobs waiting for job id (see below)
+//	workers              hash of worker id -> WorkerInfo as JSON, and
+//	workers:beat         sorted set of worker ids by heartbeat time
+//	leader:<name>        hash: holder, expires_at
+//	periodic:<name>      hash: a periodic job's definition and ticks, and
+//	periodic             sorted set of their names
 //	inserts              pub/sub channel: the queue name of each insert
+//
+// A job waiting for others (state waiting) sits in state:waiting and its
+// queue's waiting counter only, so no fetch can see it; its hash holds deps
+// (the ids, comma-separated), deps_left and run_on_failure. Each of its
+// unfinished dependencies has it in its waiters set and the field waited
+// set to 1. Every script that finalizes a job (complete, discard, cancel,
+// rescue, delete) reads waited with the fields it reads anyway, and only
+// when it is set updates the waiters in the same script: a decrement per
+// finished dependency, available (or scheduled) at zero, or a cancellation
+// that goes on down the chain. Scripts run one at a time, so the count is
+// exact whatever number of workers and processes finish dependencies at
+// once, and a job without waiters pays nothing for the feature.
 //
 // Time always comes from the caller (the Now of each call), passed to the
 // scripts as microseconds since 1970; Redis's own clock is never read. Times
-// before 1970 or after 2255 are refused.
+// before 1970 or after 2255 are refused. (JobDelete has no Now: the jobs it
+// cancels because they waited for the deleted job get this process's
+// clock. A leader's key also gets a PEXPIRE a minute after its lease ends,
+// which only cleans up a leadership nobody renews; who leads is decided by
+// the callers' times.)
 //
 // Idle workers wake through pub/sub: an insert publishes its queue's name
 // on the prefix's channel and ListenInserts fans it out to its channels.
