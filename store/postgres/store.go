@@ -152,15 +152,16 @@ func interpretError(err error) error {
 // retry runs fn, again if it failed because the server closed the
 // connection before running it (a server restart or an administrator
 // terminating the backend leaves dead connections in the pool, each
-// failing once). Such a failure means the statement, or the transaction fn
-// ran, was rolled back (short of a termination landing in the instant
-// between a commit and its acknowledgement), so running it again is safe.
-// It tries at most once per pooled connection, plus one.
+// failing once), or rolled it back to break a deadlock. Such a failure
+// means the statement, or the transaction fn ran, was rolled back (short
+// of a termination landing in the instant between a commit and its
+// acknowledgement), so running it again is safe. It tries at most once
+// per pooled connection, plus one.
 func (s *Store) retry(ctx context.Context, fn func(context.Context) error) error {
 	var err error
 	for range s.maxConns + 1 {
 		err = fn(ctx)
-		if err == nil || !connectionLost(err) || ctx.Err() != nil {
+		if err == nil || !(connectionLost(err) || rolledBack(err)) || ctx.Err() != nil {
 			return err
 		}
 	}
@@ -182,6 +183,15 @@ func connectionLost(err error) bool {
 		}
 	}
 	return false
+}
+
+// rolledBack reports whether err says the server rolled the transaction
+// back to break a deadlock (two transactions locking the same rows in
+// opposite orders, which ending jobs with dependents can do), so running
+// it again is safe.
+func rolledBack(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 var (

@@ -60,25 +60,43 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-	v_ids    bigint[] := p_ids;
-	v_states text[] := p_states;
-	v_nows   timestamptz[] := p_nows;
-	v_queues text[];
-	v_channel text;
+	v_ids          bigint[] := p_ids;
+	v_states       text[] := p_states;
+	v_nows         timestamptz[] := p_nows;
+	v_jobs         bigint[];
+	v_counts       integer[];
+	v_ats          timestamptz[];
+	v_failed_ids   bigint[];
+	v_failed_states text[];
+	v_queues       text[];
+	v_channel      text;
 BEGIN
 	WHILE cardinality(v_ids) > 0 LOOP
+		-- The waiting jobs' rows in job_deps, deleted: each is counted here
+		-- and never again.
 		WITH ended AS (
 			DELETE FROM {schema}.job_deps AS d
 			USING unnest(v_ids, v_states, v_nows) WITH ORDINALITY AS f(id, state, now, ord)
 			WHERE d.dep_id = f.id
 			RETURNING d.job_id, d.dep_id, f.state, f.now, f.ord
 		), per_job AS (
-			SELECT job_id, count(*) AS n, max(now) AS now,
+			SELECT job_id, count(*)::integer AS n, max(now) AS now,
 				(array_agg(dep_id ORDER BY ord) FILTER (WHERE state <> 'completed'))[1] AS failed_id,
 				(array_agg(state ORDER BY ord) FILTER (WHERE state <> 'completed'))[1] AS failed_state
 			FROM ended
 			GROUP BY job_id
-		), changed AS (
+		)
+		SELECT array_agg(job_id ORDER BY job_id), array_agg(n ORDER BY job_id), array_agg(now ORDER BY job_id),
+			array_agg(failed_id ORDER BY job_id), array_agg(failed_state ORDER BY job_id)
+		INTO v_jobs, v_counts, v_ats, v_failed_ids, v_failed_states
+		FROM per_job;
+		EXIT WHEN v_jobs IS NULL;
+
+		-- Lock the waiting jobs in ID order, so that two transactions
+		-- ending dependencies of the same jobs do not deadlock.
+		PERFORM 1 FROM {schema}.jobs WHERE id = ANY(v_jobs) ORDER BY id FOR NO KEY UPDATE;
+
+		WITH changed AS (
 			UPDATE {schema}.jobs AS w SET
 				state = CASE
 					WHEN e.failed_id IS NOT NULL AND NOT w.run_on_failure THEN 'cancelled'
@@ -96,7 +114,7 @@ BEGIN
 						'at', to_char(e.now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 						'error', 'dependency job ' || e.failed_id || ' was ' || e.failed_state))
 					ELSE w.errors END
-			FROM per_job AS e
+			FROM unnest(v_jobs, v_counts, v_ats, v_failed_ids, v_failed_states) AS e(job_id, n, now, failed_id, failed_state)
 			WHERE w.id = e.job_id AND w.state = 'waiting'
 			RETURNING w.id, w.state, w.queue, w.has_dependents, w.finalized_at
 		)
