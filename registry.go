@@ -104,13 +104,14 @@ func (r *Registry) run(ctx context.Context, row *JobRow, deps depsReader) (resul
 	if err != nil {
 		return nil, err
 	}
-	a := &attempt{row: row, deps: deps}
+	actx := &attemptCtx{Context: ctx, a: attempt{row: row, deps: deps}}
+	a := &actx.a
 	defer func() {
 		if v := recover(); v != nil {
 			result, err = nil, &panicError{value: v, stack: debug.Stack()}
 		}
 	}()
-	result, err = run(context.WithValue(ctx, attemptKey{}, a), row)
+	result, err = run(actx, row)
 	if err != nil {
 		return nil, err
 	}
