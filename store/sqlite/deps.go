@@ -86,10 +86,12 @@ func badAfter(i int, after []int) string {
 // that does not exist is an error naming it).
 func resolveDeps(ctx context.Context, ts *txStmts, p *store.JobInsertParams, res []store.JobInsertResult) (*jobDeps, error) {
 	d := &jobDeps{ids: make([]int64, 0, len(p.After)+len(p.AfterIDs))}
+	seen := make(map[int64]bool, len(p.After)+len(p.AfterIDs))
 	add := func(id int64, state store.State) {
-		if slices.Contains(d.ids, id) {
+		if seen[id] {
 			return
 		}
+		seen[id] = true
 		d.ids = append(d.ids, id)
 		switch {
 		case !state.Finalized():
@@ -102,7 +104,7 @@ func resolveDeps(ctx context.Context, ts *txStmts, p *store.JobInsertParams, res
 		add(res[k].Job.ID, res[k].Job.State)
 	}
 	for _, id := range p.AfterIDs {
-		if slices.Contains(d.ids, id) {
+		if seen[id] {
 			continue
 		}
 		state, _, _, err := jobState(ctx, ts, id)
@@ -268,8 +270,14 @@ func takeEdges(ctx context.Context, ts *txStmts, done []ended) (map[int64][]int6
 // readWaiters reads the jobs of byDep that are still waiting, by ID.
 func readWaiters(ctx context.Context, ts *txStmts, byDep map[int64][]int64) (map[int64]*waiter, error) {
 	var ids []int64
+	seen := map[int64]bool{}
 	for _, jobs := range byDep {
-		ids = append(ids, jobs...)
+		for _, id := range jobs {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
 	}
 	b, err := json.Marshal(ids)
 	if err != nil {
