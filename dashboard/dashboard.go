@@ -1,7 +1,9 @@
 // Package dashboard serves the web UI of boiler: queues at a glance with a
-// live jobs/s chart, jobs by state with search and paging, a job's detail
-// with retry, cancel and delete, workers, processes and the autoscaler's
-// decisions. The page talks to the JSON API (package httpapi) and follows
+// live jobs/s chart, jobs by state (waiting included) with search by
+// queue, kind and workflow and paging, a job's detail with its workflow
+// and dependencies and retry, cancel and delete, workers with their
+// heartbeats, periodic jobs with their next and last runs (and delete),
+// processes and the autoscaler's decisions. The page talks to the JSON API (package httpapi) and follows
 // its server-sent events; it has no server-side logic of its own beyond
 // rendering the CSRF token into the page.
 //

@@ -20,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/doubleboiler/boiler/autoscale"
+	"github.com/doubleboiler/boiler/store"
+	"github.com/doubleboiler/boiler/storeurl"
 )
 
 // inProcess is a boiler command (serve, demo) running in this process.
@@ -386,6 +388,55 @@ func TestBrowserDashboardRetriesADiscardedJob(t *testing.T) {
 		t.Errorf("after the retry the API says job %d is %s, want completed", id, got)
 	}
 	screenshot(t, ctx, shots, "dashboard-retried-job", true)
+
+	// A workflow's waiting job shows its workflow (a link that filters
+	// the list) and the job it waits for, with its state.
+	first, waiting := insertWorkflow(t, storeURL, "wf-browser")
+	run(t, ctx, 10*time.Second, "the waiting tab", chromedp.Click(chromedp.CSS(`#states button[data-state="waiting"]`)))
+	waitJS(t, ctx, 10*time.Second, "the waiting job in the list, clicked",
+		fmt.Sprintf(`(r => r ? (r.click(), true) : false)(document.querySelector('#job-list tr[data-id="%d"]'))`, waiting))
+	waitJS(t, ctx, 10*time.Second, "the detail to show the workflow and the dependency's state",
+		fmt.Sprintf(`document.getElementById("d-state").textContent === "waiting" && document.getElementById("d-workflow-link").textContent === "wf-browser"`+
+			` && document.querySelector('#d-deps a[data-id="%d"]').textContent.includes("scheduled")`, first))
+	screenshot(t, ctx, shots, "dashboard-workflow-job", true)
+	run(t, ctx, 10*time.Second, "following the workflow link", chromedp.Click(chromedp.CSS(`#d-workflow-link`)))
+	waitJS(t, ctx, 10*time.Second, "the list filtered by the workflow",
+		fmt.Sprintf(`location.search === "?workflow=wf-browser" && document.querySelectorAll("#job-list tbody tr").length === 2`+
+			` && !!document.querySelector('#job-list tr[data-id="%d"]') && !!document.querySelector('#job-list tr[data-id="%d"]')`, first, waiting))
+
+	// The Workers card lists the demo's workers from the registry, and
+	// the Periodic card a periodic job made through the API, which its
+	// Delete button deletes.
+	res, err := http.Post(base+"/api/periodic", "application/json",
+		strings.NewReader(`{"name":"tidy-up","spec":"@every 5s","kind":"noop","args":{"i":1},"catch_up":"skip"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/periodic: %d", res.StatusCode)
+	}
+	run(t, ctx, 30*time.Second, "reloading the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#live.on`)))
+	waitJS(t, ctx, 20*time.Second, "the Workers card to list a live worker",
+		`[...document.querySelectorAll("#workers tbody tr")].some(r => !r.classList.contains("stale") && r.cells[1].textContent.includes("demo"))`)
+	waitJS(t, ctx, 20*time.Second, "the Periodic card to list tidy-up with its next run",
+		`(r => r && r.cells[1].textContent === "@every 5s" && r.cells[3].textContent.includes("in "))(document.querySelector('#periodic tr[data-name="tidy-up"]'))`)
+	// The demo's workers run the scheduler: a tick fires within seconds,
+	// and the card (polled every 5 s) shows it as the last run.
+	waitJS(t, ctx, 40*time.Second, "the Periodic card to show tidy-up's last run and its job",
+		`(r => r && r.cells[4].textContent.includes("ago") && r.cells[4].textContent.includes("job #"))(document.querySelector('#periodic tr[data-name="tidy-up"]'))`)
+	screenshot(t, ctx, shots, "dashboard-workers-periodic", true)
+
+	evalString(t, ctx, `(window.confirm = () => true, "")`)
+	run(t, ctx, 10*time.Second, "deleting tidy-up", chromedp.Click(chromedp.CSS(`#periodic button[data-name="tidy-up"]`)))
+	waitJS(t, ctx, 10*time.Second, "tidy-up gone from the card",
+		`!document.querySelector('#periodic tr[data-name="tidy-up"]') && document.getElementById("periodic-message").textContent.includes("deleted")`)
+	var left struct {
+		Periodic []struct{ Name string } `json:"periodic"`
+	}
+	if code := getJSON(t, base+"/api/periodic", &left); code != http.StatusOK || len(left.Periodic) != 0 {
+		t.Errorf("after the delete GET /api/periodic: %d %+v, want an empty list", code, left)
+	}
 }
 
 // TestBrowserDemoPageRuns500Jobs fires 500 jobs from the demo page
@@ -431,7 +482,32 @@ func TestBrowserDemoPageRuns500Jobs(t *testing.T) {
 	}
 	screenshot(t, ctx, shots, "demo", true)
 	waitJS(t, dash, 10*time.Second, "the dashboard to show the completed jobs",
-		fmt.Sprintf(`[...document.querySelectorAll("#queues tbody tr")].some(r => r.cells[0].textContent === "demo" && r.cells[5].textContent === %q)`+
+		fmt.Sprintf(`[...document.querySelectorAll("#queues tbody tr")].some(r => r.cells[0].textContent === "demo" && r.querySelector('a[data-state="completed"]').textContent === %q)`+
 			` && document.querySelector("#job-list tbody .state").textContent === "completed"`, commas(jobs)))
 	screenshot(t, dash, shots, "dashboard", true)
+}
+
+// insertWorkflow inserts, straight into the store, a job of workflow
+// wf due in an hour and a second one waiting for it, and returns their
+// IDs.
+func insertWorkflow(t *testing.T, storeURL, wf string) (first, waiting int64) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := storeurl.Open(ctx, storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	res, err := s.JobInsertMany(ctx, &store.JobInsertManyParams{Now: now, Jobs: []*store.JobInsertParams{
+		{Kind: "noop", Queue: "demo", Args: json.RawMessage(`{"i":1}`), MaxAttempts: 3, RunAt: now.Add(time.Hour), Workflow: wf},
+		{Kind: "noop", Queue: "demo", Args: json.RawMessage(`{"i":2}`), MaxAttempts: 3, RunAt: now, Workflow: wf, After: []int{0}},
+	}})
+	if err != nil {
+		t.Fatalf("inserting the workflow: %v", err)
+	}
+	if res[1].Job.State != store.StateWaiting {
+		t.Fatalf("the second job is %s, want waiting", res[1].Job.State)
+	}
+	return res[0].Job.ID, res[1].Job.ID
 }

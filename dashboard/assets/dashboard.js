@@ -6,7 +6,8 @@
   const { api, el, fill, duration, time, ago, bytes, num, live, Chart } = boiler;
   const $ = (id) => document.getElementById(id);
   const FINAL = ["completed", "discarded", "cancelled"];
-  const STATES = ["available", "running", "scheduled", "retryable", "completed", "discarded", "cancelled"];
+  // Every state, in lifecycle order (store.States).
+  const STATES = ["waiting", "available", "running", "scheduled", "retryable", "completed", "discarded", "cancelled"];
 
   // ---- queues and throughput (server-sent events) ----
   const chart = new Chart($("chart"), [{ label: "jobs/s done", color: "#2f6fdf" }], 120);
@@ -20,7 +21,7 @@
       const toggle = el("button", { type: "button", onclick: () => pause(q.name, !q.paused) }, q.paused ? "Resume" : "Pause");
       return el("tr", { class: q.paused ? "paused" : "" },
         el("td", {}, q.name, q.paused ? el("span", { class: "badge off" }, "paused") : null),
-        ...["available", "running", "scheduled", "retryable", "completed", "discarded", "cancelled"].map(cell),
+        ...STATES.map(cell),
         el("td", { class: "n" }, q.oldest_available_age_ms ? duration(q.oldest_available_age_ms) : "–"),
         el("td", { class: "n" }, (q.jobs_per_second || 0).toFixed(1)),
         el("td", {}, toggle));
@@ -38,6 +39,7 @@
     const f = $("job-filter");
     f.queue.value = ev.currentTarget.dataset.queue;
     f.kind.value = "";
+    f.workflow.value = "";
     setState(ev.currentTarget.dataset.state);
     loadJobs(0, true);
     $("jobs").scrollIntoView({ behavior: "smooth" });
@@ -57,7 +59,7 @@
     renderProcesses(s.processes || []);
     const jps = s.jobs_per_second !== undefined ? s.jobs_per_second : queues.reduce((a, q) => a + (q.jobs_per_second || 0), 0);
     chart.push([jps]);
-    $("jps-now").textContent = jps.toFixed(1) + " jobs/s" + (s.workers ? " · " + s.workers + " workers" : "");
+    $("jps-now").textContent = jps.toFixed(1) + " jobs/s" + (s.workers ? " · " + s.workers + (s.workers === 1 ? " worker" : " workers") : "");
     // Keep the first page of jobs fresh, but gently.
     if (cursors.length === 1 && Date.now() - lastListRefresh > 3000) loadJobs(0, false);
     // Follow the job shown until it is finalized.
@@ -86,6 +88,7 @@
     if (state !== "all") q.set("state", state);
     if (f.queue.value.trim()) q.set("queue", f.queue.value.trim());
     if (f.kind.value.trim()) q.set("kind", f.kind.value.trim());
+    if (f.workflow.value.trim()) q.set("workflow", f.workflow.value.trim());
     if (cursor) q.set("cursor", String(cursor));
     let data;
     try { data = await api("GET", "/api/jobs?" + q); } catch (e) {
@@ -118,6 +121,7 @@
 
   async function showJob(id) {
     location.hash = "job=" + id;
+    message("");
     let j;
     try { j = await api("GET", "/api/jobs/" + id); } catch (e) { return message(e.message, true); }
     renderJob(j.job || j);
@@ -147,14 +151,52 @@
     if (j.unique_key) rows.push(["unique key", j.unique_key]);
     if (j.lease_owner) rows.push(["leased to", j.lease_owner + " until " + time(j.lease_expires_at)]);
     if (j.cancel_requested) rows.push(["cancel", "requested; the worker stops it at its next heartbeat"]);
-    if (j.result) rows.push(["result", JSON.stringify(j.result)]);
+    if (j.result !== undefined && j.result !== null) rows.push(["result", JSON.stringify(j.result)]);
     dl.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    renderWorkflow(j);
     $("d-args").textContent = JSON.stringify(j.args, null, 2);
     const tl = [["enqueued", j.enqueued_at], ["run at", j.run_at], ["attempted", j.attempted_at], ["finalized", j.finalized_at]];
     fill($("d-timeline"), tl.map(([k, v]) => el("li", { class: v ? "" : "pending" }, el("b", {}, k), " ", v ? time(v) : "not yet")));
     const errs = j.errors || [];
     fill($("d-errors"), errs.length ? errs.map((e) => el("li", {},
       el("b", {}, "attempt " + e.attempt), " at " + time(e.at), el("pre", {}, e.error))) : [el("li", { class: "pending" }, "none")]);
+  }
+
+  // renderWorkflow shows the job's workflow (a link that filters the list
+  // by it) and the jobs it waits for, with their states.
+  function renderWorkflow(j) {
+    const deps = j.deps || [];
+    $("d-workflow").hidden = !j.workflow && deps.length === 0;
+    const info = [];
+    if (j.workflow) {
+      info.push(["workflow", el("a", { href: "?workflow=" + encodeURIComponent(j.workflow), id: "d-workflow-link",
+        onclick: (ev) => { ev.preventDefault(); filterWorkflow(j.workflow); } }, j.workflow)]);
+    }
+    if (deps.length) {
+      info.push(["waits for", deps.length + (deps.length === 1 ? " job" : " jobs") + (j.run_on_failure ? ", runs whatever their outcome" : ", runs if every one completes")]);
+      info.push(["left", j.state === "waiting" ? num(j.deps_left) + " not finished" : num(j.deps_left || 0)]);
+    }
+    $("d-workflow-info").replaceChildren(...info.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    const states = new Map((j.dep_states || []).map((d) => [d.id, d]));
+    fill($("d-deps"), deps.slice(0, 200).map((id) => {
+      const d = states.get(id);
+      const st = d ? (d.gone ? "deleted" : d.state) : "";
+      return el("li", {}, el("a", { href: "#job=" + id, "data-id": id, class: "state " + st,
+        onclick: (ev) => { ev.preventDefault(); showJob(id); } }, "#" + id + (d && d.kind ? " " + d.kind : "") + (st ? " · " + st : "")));
+    }));
+    if (deps.length > 200) $("d-deps").append(el("li", { class: "pending" }, "and " + num(deps.length - 200) + " more"));
+  }
+
+  // filterWorkflow lists the jobs of one workflow.
+  function filterWorkflow(id) {
+    const f = $("job-filter");
+    f.workflow.value = id;
+    f.queue.value = "";
+    f.kind.value = "";
+    setState("all");
+    history.replaceState(null, "", "?workflow=" + encodeURIComponent(id) + location.hash);
+    loadJobs(0, true);
+    $("jobs").scrollIntoView({ behavior: "smooth" });
   }
 
   function message(text, isError) {
@@ -183,19 +225,66 @@
   $("d-delete").addEventListener("click", () => act("DELETE", "", "deleted"));
   $("d-close").addEventListener("click", () => { $("detail").hidden = true; shown = null; message(""); history.replaceState(null, "", "#"); });
 
-  // ---- workers and decisions (polled: they change slowly) ----
-  async function loadSlow() {
+  // ---- workers, periodic jobs and decisions (polled: they change slowly) ----
+  function renderWorkers(w) {
+    const list = w.workers || [];
+    const live = list.filter((x) => !x.stale);
+    $("workers-count").textContent = list.length ? live.length + " live" + (list.length > live.length ? ", " + (list.length - live.length) + " stale" : "") : "";
+    $("workers-note").hidden = list.length > 0;
+    $("workers-note").textContent = w.note || "No worker has reported.";
+    fill($("workers").tBodies[0], list.map((x) => el("tr", { class: x.stale ? "stale" : "", "data-id": x.id },
+      el("td", { title: "started " + time(x.started_at) }, x.id,
+        x.leader ? el("span", { class: "badge leader", title: "runs the periodic scheduler" }, "leader") : null,
+        x.stale ? el("span", { class: "badge stale", title: "no heartbeat for " + duration(x.heartbeat_age_ms) + ": probably dead" }, "stale") : null,
+        el("br"), el("small", {}, (x.host || "?") + " · pid " + (x.pid || "?"))),
+      el("td", {}, (x.queues || []).join(", ")),
+      el("td", { class: "n" }, num(x.running) + " / " + num(x.concurrency)),
+      el("td", { title: time(x.heartbeat_at) }, duration(x.heartbeat_age_ms) + " ago"))));
+  }
+
+  function renderPeriodic(list) {
+    $("periodic-note").hidden = list.length > 0;
+    fill($("periodic").tBodies[0], list.map((p) => {
+      const next = p.spec_error ? el("span", { class: "error", title: p.spec_error }, "bad schedule")
+        : p.next_tick ? [time(p.next_tick), el("br"), el("small", { title: p.next_computed ? "computed from the schedule: no scheduler has recorded it" : "as the scheduler recorded it" },
+          "in " + duration(new Date(p.next_tick).getTime() - Date.now()) + (p.next_computed ? " (computed)" : ""))] : "–";
+      const last = p.last_tick ? [el("span", { title: time(p.last_tick) }, ago(p.last_tick)),
+        p.last_job_id ? [el("br"), el("a", { href: "#job=" + p.last_job_id, onclick: (ev) => { ev.preventDefault(); showJob(p.last_job_id); } }, "job #" + p.last_job_id)] : ""] : "never";
+      const del = el("button", { type: "button", class: "danger", "data-name": p.name, onclick: () => deletePeriodic(p) }, "Delete");
+      return el("tr", { "data-name": p.name },
+        el("td", {}, p.name), el("td", {}, el("code", {}, p.spec)),
+        el("td", { title: JSON.stringify(p.args) }, p.kind, el("br"), el("small", {}, "queue " + p.queue)),
+        el("td", {}, ...[next].flat()), el("td", {}, ...[last].flat(2)),
+        el("td", {}, p.catch_up), el("td", {}, p.source), el("td", {}, del));
+    }));
+  }
+
+  async function deletePeriodic(p) {
+    const back = p.source !== "api" ? "\nIt is declared in " + (p.source === "code" ? "code" : "a --periodic flag") + ": it comes back when that process starts again." : "";
+    if (!confirm("Delete the periodic job " + p.name + "?" + back)) return;
+    const m = $("periodic-message");
     try {
-      const w = await api("GET", "/api/workers");
-      const list = w.workers || [];
-      $("workers-note").hidden = list.length > 0;
-      $("workers-note").textContent = w.note || "No worker has reported.";
-      fill($("workers").tBodies[0], list.map((x) => {
-        const { id, ...rest } = x;
-        const detail = Object.entries(rest).map(([k, v]) => k.endsWith("_at") ? k + " " + ago(v) : k + " " + (typeof v === "object" ? JSON.stringify(v) : v)).join(" · ");
-        return el("tr", {}, el("td", {}, id || x.name || "–"), el("td", {}, detail));
-      }));
-    } catch (e) { $("workers-note").hidden = false; $("workers-note").textContent = e.message; }
+      await api("DELETE", "/api/periodic/" + encodeURIComponent(p.name));
+      m.className = "message";
+      m.textContent = "Periodic job " + p.name + " deleted; the jobs it enqueued stay.";
+    } catch (e) {
+      m.className = "message error";
+      m.textContent = e.message;
+    }
+    m.hidden = false;
+    loadPeriodic();
+  }
+
+  async function loadPeriodic() {
+    try {
+      const p = await api("GET", "/api/periodic");
+      renderPeriodic(p.periodic || []);
+    } catch (e) { fill($("periodic").tBodies[0], []); $("periodic-note").hidden = false; $("periodic-note").textContent = e.message; }
+  }
+
+  async function loadSlow() {
+    try { renderWorkers(await api("GET", "/api/workers")); } catch (e) { $("workers-note").hidden = false; $("workers-note").textContent = e.message; }
+    await loadPeriodic();
     try {
       const d = await api("GET", "/api/autoscale/decisions");
       // The newest decision, then the changes: the holds between them
@@ -209,6 +298,10 @@
     } catch (e) { $("decisions-note").hidden = false; $("decisions-note").textContent = e.message; }
   }
 
+  // A link may filter the list: /?workflow=ID (also queue, kind, state).
+  const params = new URLSearchParams(location.search);
+  for (const k of ["queue", "kind", "workflow"]) if (params.get(k)) $("job-filter")[k].value = params.get(k);
+  if (STATES.includes(params.get("state"))) setState(params.get("state"));
   loadJobs(0, true);
   loadSlow();
   setInterval(loadSlow, 5000);
