@@ -54,4 +54,30 @@
 // transaction of every change, so [Store.QueueStats] does not count the
 // table. Inserts and completions go in multi-row statements of up to 100
 // rows. Migrations are embedded SQL files recorded in schema_migrations.
+//
+// # Workflows
+//
+// A job inserted with dependencies is waiting (never in the fetch index);
+// for each dependency not finished yet a row (dependency, waiting job) of
+// job_deps records it, and the dependency is flagged has_dependents. The
+// statements that finalize jobs (completions, rescues, cancels, deletes)
+// return that flag with the rows they change, and only flagged jobs read
+// job_deps, in the same transaction: a job nobody waits for pays nothing
+// for workflows. The single writer makes the counting exact across
+// processes. See deps.go.
+//
+// Worker heartbeats, leader leases and periodic jobs have small tables of
+// their own (workers, leaders, periodic_jobs). A leader election is one
+// conditional upsert, and PeriodicFire checks the last tick, inserts the
+// job and records the tick in one transaction, so two leaders never fire
+// one tick twice.
+//
+// # Upgrading
+//
+// Migration 0002 (workflows) rebuilds the jobs table, since SQLite cannot
+// change a CHECK constraint in place: it copies every row, which takes
+// about ten seconds per million jobs, while it holds the write lock. Run
+// `boiler migrate` once before starting the new workers on a large
+// database, so that no process waits on the lock longer than its
+// busy_timeout.
 package sqlite

@@ -8,11 +8,12 @@ import (
 )
 
 // ListenInserts returns a channel that receives the queue of jobs inserted
-// through this Store (JobInsertMany, JobInsertManyTx; duplicates are not
-// inserts), and of jobs JobRetry makes available. The channel has a buffer of one and a
-// send never blocks: when it is full, the notification is dropped, since
-// the one waiting already wakes the worker. The channel is closed when ctx
-// is done or the Store is closed.
+// through this Store (JobInsertMany, JobInsertManyTx, PeriodicFire;
+// duplicates are not inserts), of jobs JobRetry makes available, and of
+// waiting jobs released by the end of their dependencies. The channel has
+// a buffer of one and a send never blocks: when it is full, the
+// notification is dropped, since the one waiting already wakes the
+// worker. The channel is closed when ctx is done or the Store is closed.
 //
 // Only this Store's inserts are heard. Jobs inserted by another process
 // (boiler enqueue from a shell) are found by the worker's poll.
