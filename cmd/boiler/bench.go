@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -28,6 +30,8 @@ type benchFlags struct {
 	jobs        int
 	concurrency int
 	asJSON      bool
+	duration    time.Duration // http
+	clients     int           // http
 }
 
 // newBenchCmd builds `boiler bench`.
@@ -35,25 +39,33 @@ func newBenchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the queue: throughput (W1, W2) and latency (W3)",
+		Short: "Measure the queue: throughput (W1, W2), latency (W3) and the JSON API under load (http)",
 		Long: "Bench runs the benchmark workloads in this process, client and worker together:\n" +
-			"  w1  20,000 no-op jobs: enqueue one at a time, in bulk, drain (concurrency 100),\n" +
-			"      and end to end with the worker running while enqueueing\n" +
-			"  w2  5,000 jobs sleeping 10 ms each (ideal: concurrency / 10 ms per second)\n" +
-			"  w3  a steady 1,000 jobs/s for 10 s: enqueue-to-start latency\n" +
+			"  w1    20,000 no-op jobs: enqueue one at a time, in bulk, drain (concurrency 100),\n" +
+			"        and end to end with the worker running while enqueueing\n" +
+			"  w2    5,000 jobs sleeping 10 ms each (ideal: concurrency / 10 ms per second)\n" +
+			"  w3    a steady 1,000 jobs/s for 10 s: enqueue-to-start latency\n" +
+			"  http  the API of boiler serve on 127.0.0.1 with a worker in the same process:\n" +
+			"        --clients (64) clients POST single no-op jobs to /api/jobs for --duration\n" +
+			"        (20s); accepted jobs/s, request p50/p99, the time from the load's end until\n" +
+			"        every job is done, the idle RSS before the load and the peak RSS during it\n" +
 			"Each reports enqueue-to-start p50/p99 and the peak RSS. --jobs changes the sizes\n" +
-			"(w3: the duration). Without --store or $" + storeurl.EnvVar + ", each workload runs on a\n" +
+			"(w3: the duration). \"all\" runs w1, w2 and w3; http runs when named.\n" +
+			"Without --store or $" + storeurl.EnvVar + ", each workload runs on a\n" +
 			"new temporary SQLite file; with one, the jobs go to a queue of their own\n" +
 			"(bench-<random>-w1...) that is deleted afterwards, and no other job is touched.",
-		Example: "  boiler bench\n  boiler bench --workload w3 --store postgres://localhost/app --json",
-		Args:    cobra.NoArgs,
+		Example: "  boiler bench\n  boiler bench --workload w3 --store postgres://localhost/app --json\n" +
+			"  boiler bench --workload http --duration 20s --clients 64",
+		Args: cobra.NoArgs,
 	}
 	storeFlag := addStoreFlag(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.workload, "workload", "all", "w1, w2, w3, a list (w1,w3) or all")
+	fl.StringVar(&f.workload, "workload", "all", "w1, w2, w3, http, a list (w1,w3) or all (w1, w2, w3)")
 	fl.IntVar(&f.jobs, "jobs", 0, "jobs per workload (default w1 20000, w2 5000, w3 10000)")
 	fl.IntVar(&f.concurrency, "concurrency", 100, "the worker's concurrency")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per workload, one per line")
+	fl.DurationVar(&f.duration, "duration", 20*time.Second, "http: how long the clients post")
+	fl.IntVar(&f.clients, "clients", 64, "http: how many clients post at once")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		workloads, err := bench.ParseWorkloads(f.workload)
@@ -65,6 +77,12 @@ func newBenchCmd() *cobra.Command {
 		}
 		if f.concurrency < 1 {
 			return fmt.Errorf("--concurrency is %d, want 1 or more", f.concurrency)
+		}
+		if f.duration <= 0 {
+			return fmt.Errorf("--duration is %s, want a positive duration such as 20s", f.duration)
+		}
+		if f.clients < 1 {
+			return fmt.Errorf("--clients is %d, want 1 or more", f.clients)
 		}
 		stores, err := newBenchStores(storeFlag)
 		if err != nil {
@@ -80,14 +98,23 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := bench.Run(ctx, s, w, &bench.Options{
+			opts := &bench.Options{
 				Jobs:        f.jobs,
 				Concurrency: f.concurrency,
 				Queue:       queue,
 				Cleanup:     !stores.temporary,
 				Progress:    progress.update,
 				StoreName:   name,
-			})
+				Duration:    f.duration,
+				Clients:     f.clients,
+			}
+			if w == bench.HTTP {
+				if opts.Handler, err = benchWebHandler(s); err != nil {
+					stores.release(s)
+					return err
+				}
+			}
+			res, err := bench.Run(ctx, s, w, opts)
 			progress.clear()
 			if cerr := stores.release(s); err == nil {
 				err = cerr
@@ -110,6 +137,16 @@ func newBenchCmd() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// benchWebHandler is the http workload's server: the handler stack of
+// boiler serve on s, open (as on a loopback address without credentials).
+func benchWebHandler(s store.Store) (http.Handler, error) {
+	return newWebHandler(&webOptions{
+		store:  s,
+		auth:   webAuth{secret: []byte("boiler bench: a secret of its own")},
+		logger: slog.New(slog.DiscardHandler),
+	})
 }
 
 // benchStores gives each workload its store: a new temporary SQLite file,
@@ -204,9 +241,55 @@ func (b *benchStores) describe() string {
 	return fmt.Sprintf("store: %s; %d CPUs, %s/%s, %s", where, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 
-// writeBenchTable writes the results as a table.
+// writeBenchTable writes the results as a table (the http workload's in
+// a table of its own).
 func writeBenchTable(w io.Writer, results []*bench.Result, title string) error {
 	fmt.Fprintln(w, title)
+	var queue, web []*bench.Result
+	for _, r := range results {
+		if r.Workload == bench.HTTP {
+			web = append(web, r)
+		} else {
+			queue = append(queue, r)
+		}
+	}
+	if len(queue) > 0 {
+		if err := writeQueueTable(w, queue); err != nil {
+			return err
+		}
+	}
+	if len(web) > 0 {
+		return writeHTTPTable(w, web)
+	}
+	return nil
+}
+
+// writeHTTPTable writes the http workload's results.
+func writeHTTPTable(w io.Writer, results []*bench.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "WORKLOAD\tCLIENTS\tLOAD\tACCEPTED\tACCEPTED/s\tERRORS\tREQ P50\tREQ P99\tALL DONE AFTER\tSTART P50\tSTART P99\tIDLE RSS\tPEAK RSS\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%.1fs\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Workload, r.Clients, r.LoadDuration.Seconds(),
+			r.Jobs, benchRate(r.AcceptedRate), r.Errors, benchLatency(r.RequestP50), benchLatency(r.RequestP99),
+			benchLatency(r.DoneAfterLoad), benchLatency(r.LatencyP50), benchLatency(r.LatencyP99), benchMB(r.IdleRSS), benchMB(r.PeakRSS))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "First failed request: %s\n", r.FirstError)
+		}
+	}
+	_, err := fmt.Fprintln(w, "Requests are single-job POST /api/jobs over keep-alive connections; ALL DONE AFTER is from the\n"+
+		"load's end until every accepted job completed; START is enqueue to start; RSS counts the whole\n"+
+		"process: server, worker, store and clients. Targets (issue 6): 10,000 jobs/s, p99 under 20 ms,\n"+
+		"done within 1 s, under 100 MB under load and 40 MB idle.")
+	return err
+}
+
+// writeQueueTable writes the results of w1, w2 and w3.
+func writeQueueTable(w io.Writer, results []*bench.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "WORKLOAD\tJOBS\tCONC\tENQUEUE 1x1/s\tENQUEUE BULK/s\tDRAIN/s\tEND TO END/s\tP50\tP99\tPEAK RSS\t")
 	for _, r := range results {

@@ -61,10 +61,39 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--workload", "w7"}, `--workload: unknown workload "w7"`},
 		{[]string{"--jobs", "-1"}, "--jobs is -1"},
 		{[]string{"--concurrency", "0"}, "--concurrency is 0"},
+		{[]string{"--workload", "http", "--duration", "0s"}, "--duration is 0s"},
+		{[]string{"--workload", "http", "--clients", "0"}, "--clients is 0"},
 	} {
 		_, _, err := runCmd(t, "", append([]string{"bench"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("bench %q: error %v, want one containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestBenchHTTPShort runs the http workload for a second: boiler serve's
+// handler on the loopback interface, a worker beside it, and a table with
+// its figures. (The real run is 20 s: boiler bench --workload http.)
+func TestBenchHTTPShort(t *testing.T) {
+	t.Parallel()
+	out := mustRun(t, "bench", "--workload", "http", "--duration", "1s", "--clients", "4", "--concurrency", "10", "--json")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &res); err != nil {
+		t.Fatalf("bench --workload http --json printed %q: %v", out, err)
+	}
+	accepted, _ := res["jobs"].(float64)
+	if res["workload"] != "http" || res["clients"] != 4.0 || accepted <= 0 || res["errors"] != nil || res["accepted_per_sec"] == nil ||
+		res["request_p99_ms"] == nil || res["done_after_load_ms"] == nil || res["idle_rss_bytes"] == nil || res["peak_rss_bytes"] == nil {
+		t.Errorf("http result %s: want 4 clients, accepted jobs, no errors, rates, latencies and RSS", out)
+	}
+	if load, _ := res["load_s"].(float64); load < 1 {
+		t.Errorf("load_s %v, want at least the 1 s asked", res["load_s"])
+	}
+
+	table := mustRun(t, "bench", "--workload", "http", "--duration", "1s", "--clients", "2")
+	for _, want := range []string{"ACCEPTED/s", "REQ P99", "ALL DONE AFTER", "IDLE RSS", "PEAK RSS", "Targets (issue 6)"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the http table lacks %q:\n%s", want, table)
 		}
 	}
 }

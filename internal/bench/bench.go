@@ -7,10 +7,17 @@
 //     Concurrency / 10 ms (10,000 jobs/s at 100).
 //   - W3 latency: a steady 1,000 jobs/s enqueued while the worker runs; the
 //     figure is enqueue-to-start latency.
+//   - HTTP: the JSON API under load (issue 6): 64 clients post single jobs
+//     to POST /api/jobs for 20 s over keep-alive connections on the
+//     loopback interface, served by Options.Handler (boiler serve's
+//     stack) with a worker in the same process; the figures are accepted
+//     jobs/s, request latency, the time from the load's end until every
+//     job is done, and the idle and peak RSS.
 //
 // Every workload reports enqueue-to-start latency (p50, p99) and the
 // process's peak resident set size. The figures measure the client and
-// the worker in one process, sharing the machine with the database.
+// the worker in one process, sharing the machine with the database (and,
+// for HTTP, with the load's clients).
 package bench
 
 import (
@@ -19,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -34,13 +42,19 @@ const (
 	W1 Workload = "w1" // queue throughput: enqueue, drain, end to end
 	W2 Workload = "w2" // I/O-bound jobs: 10 ms sleeps
 	W3 Workload = "w3" // latency at a steady rate
+	// HTTP is the JSON API's load test; it needs Options.Handler.
+	HTTP Workload = "http"
 )
 
-// Workloads returns every workload, in order.
+// Workloads returns the queue workloads W1, W2 and W3, in order: what
+// "all" runs. HTTP is run when named.
 func Workloads() []Workload { return []Workload{W1, W2, W3} }
 
-// ParseWorkloads parses a --workload value: w1, w2, w3, a comma-separated
-// list of them, or all.
+// known reports whether w is a workload.
+func known(w Workload) bool { return w == HTTP || slices.Contains(Workloads(), w) }
+
+// ParseWorkloads parses a --workload value: w1, w2, w3, http, a
+// comma-separated list of them, or all (w1, w2 and w3).
 func ParseWorkloads(s string) ([]Workload, error) {
 	if strings.EqualFold(strings.TrimSpace(s), "all") {
 		return Workloads(), nil
@@ -48,8 +62,8 @@ func ParseWorkloads(s string) ([]Workload, error) {
 	var out []Workload
 	for part := range strings.SplitSeq(s, ",") {
 		w := Workload(strings.ToLower(strings.TrimSpace(part)))
-		if !slices.Contains(Workloads(), w) {
-			return nil, fmt.Errorf("unknown workload %q: want w1, w2, w3 or all", part)
+		if !known(w) {
+			return nil, fmt.Errorf("unknown workload %q: want w1, w2, w3, http or all", part)
 		}
 		if !slices.Contains(out, w) {
 			out = append(out, w)
@@ -99,6 +113,17 @@ type Options struct {
 	// StoreName names the store in the result (Result.Store), for
 	// reports that compare stores, for example "sqlite". Default empty.
 	StoreName string
+
+	// Handler is what the HTTP workload serves: the API's handler stack
+	// as boiler serve builds it, on the store given to Run. Required by
+	// HTTP, unused by the others.
+	Handler http.Handler
+	// Duration is how long the HTTP workload's clients post. Default
+	// 20 s.
+	Duration time.Duration
+	// Clients is how many clients post at once in the HTTP workload,
+	// each on its own keep-alive connection. Default 64.
+	Clients int
 }
 
 // withDefaults returns a copy of o with its zero fields filled, or an
@@ -119,6 +144,12 @@ func (o *Options) withDefaults(w Workload) (Options, error) {
 		return c, fmt.Errorf("bench options: Rate is %d, want >= 0 (0: 1,000)", c.Rate)
 	case c.StallTimeout < 0:
 		return c, fmt.Errorf("bench options: StallTimeout is %s, want >= 0 (0: 30s)", c.StallTimeout)
+	case c.Duration < 0:
+		return c, fmt.Errorf("bench options: Duration is %s, want >= 0 (0: 20s)", c.Duration)
+	case c.Clients < 0:
+		return c, fmt.Errorf("bench options: Clients is %d, want >= 0 (0: 64)", c.Clients)
+	case w == HTTP && c.Handler == nil:
+		return c, errors.New("bench options: Handler is nil: the http workload needs the handler to load")
 	}
 	if c.Jobs == 0 {
 		c.Jobs = w.defaultJobs()
@@ -138,6 +169,12 @@ func (o *Options) withDefaults(w Workload) (Options, error) {
 	if c.StallTimeout == 0 {
 		c.StallTimeout = 30 * time.Second
 	}
+	if c.Duration == 0 {
+		c.Duration = 20 * time.Second
+	}
+	if c.Clients == 0 {
+		c.Clients = 64
+	}
 	if c.Progress == nil {
 		c.Progress = func(Progress) {}
 	}
@@ -150,8 +187,8 @@ func (o *Options) withDefaults(w Workload) (Options, error) {
 // Progress reports how far a phase has gone.
 type Progress struct {
 	Workload Workload
-	Phase    string // "enqueue one by one", "enqueue in bulk", "drain", "end to end", "steady rate"
-	Done     int    // jobs enqueued (enqueue phases) or started (the others)
+	Phase    string // "enqueue one by one", "enqueue in bulk", "drain", "end to end", "steady rate", "http load (seconds)"
+	Done     int    // jobs enqueued (enqueue phases), started (the others), or seconds (the http load)
 	Total    int
 }
 
@@ -187,14 +224,42 @@ type Result struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// Elapsed is the workload's duration, its set-up and cleanup included.
 	Elapsed time.Duration `json:"-"`
+
+	// The HTTP workload's figures (Jobs is the count of accepted jobs).
+
+	// Clients is how many clients posted at once.
+	Clients int `json:"clients,omitempty"`
+	// LoadDuration is how long the clients posted.
+	LoadDuration time.Duration `json:"-"`
+	// AcceptedRate is accepted jobs (201 answers) per second of load.
+	AcceptedRate float64 `json:"accepted_per_sec,omitempty"`
+	// Errors counts the requests not answered 201, and FirstError says
+	// what the first one got.
+	Errors     int    `json:"errors,omitempty"`
+	FirstError string `json:"first_error,omitempty"`
+	// RequestP50 and RequestP99 are the requests' latencies, from the
+	// client's send to the end of the answer.
+	RequestP50 time.Duration `json:"-"`
+	RequestP99 time.Duration `json:"-"`
+	// DoneAfterLoad is the time from the load's end until every accepted
+	// job was completed.
+	DoneAfterLoad time.Duration `json:"-"`
+	// IdleRSS is the process's resident set size with the server and the
+	// worker started and idle, before the load (after returning the
+	// memory of earlier workloads to the system).
+	IdleRSS int64 `json:"idle_rss_bytes,omitempty"`
 }
 
 // resultJSON is Result's JSON form: durations in milliseconds.
 type resultJSON struct {
 	*resultAlias
-	LatencyP50MS float64 `json:"latency_p50_ms"`
-	LatencyP99MS float64 `json:"latency_p99_ms"`
-	ElapsedS     float64 `json:"elapsed_s"`
+	LatencyP50MS    float64 `json:"latency_p50_ms"`
+	LatencyP99MS    float64 `json:"latency_p99_ms"`
+	ElapsedS        float64 `json:"elapsed_s"`
+	LoadS           float64 `json:"load_s,omitempty"`
+	RequestP50MS    float64 `json:"request_p50_ms,omitempty"`
+	RequestP99MS    float64 `json:"request_p99_ms,omitempty"`
+	DoneAfterLoadMS float64 `json:"done_after_load_ms,omitempty"`
 }
 
 type resultAlias Result
@@ -203,10 +268,14 @@ type resultAlias Result
 // (latencies) and seconds (elapsed).
 func (r *Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
-		resultAlias:  (*resultAlias)(r),
-		LatencyP50MS: ms(r.LatencyP50),
-		LatencyP99MS: ms(r.LatencyP99),
-		ElapsedS:     r.Elapsed.Seconds(),
+		resultAlias:     (*resultAlias)(r),
+		LatencyP50MS:    ms(r.LatencyP50),
+		LatencyP99MS:    ms(r.LatencyP99),
+		ElapsedS:        r.Elapsed.Seconds(),
+		LoadS:           r.LoadDuration.Seconds(),
+		RequestP50MS:    ms(r.RequestP50),
+		RequestP99MS:    ms(r.RequestP99),
+		DoneAfterLoadMS: ms(r.DoneAfterLoad),
 	})
 }
 
@@ -219,7 +288,7 @@ func Run(ctx context.Context, s store.Store, w Workload, opts *Options) (*Result
 	if s == nil {
 		return nil, errors.New("bench: the store is nil")
 	}
-	if !slices.Contains(Workloads(), w) {
+	if !known(w) {
 		return nil, fmt.Errorf("bench: unknown workload %q", w)
 	}
 	o, err := opts.withDefaults(w)
@@ -240,8 +309,13 @@ func Run(ctx context.Context, s store.Store, w Workload, opts *Options) (*Result
 		err = r.io(ctx, res)
 	case W3:
 		err = r.latency(ctx, res)
+	case HTTP:
+		res.Concurrency, res.Clients = o.Concurrency, o.Clients
+		err = r.httpLoad(ctx, res)
 	}
-	res.PeakRSS = peakRSS()
+	if w != HTTP { // HTTP measures its peak from the load's start
+		res.PeakRSS = peakRSS()
+	}
 	if o.Cleanup {
 		// The jobs are deleted even when the workload failed or ctx was
 		// cancelled (Ctrl-C), so a shared store is left clean.

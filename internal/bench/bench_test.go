@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -13,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/doubleboiler/boiler"
+	"github.com/doubleboiler/boiler/httpapi"
 	"github.com/doubleboiler/boiler/internal/builtin"
 	"github.com/doubleboiler/boiler/store"
 	"github.com/doubleboiler/boiler/store/sqlite"
@@ -222,6 +226,7 @@ func TestParseWorkloads(t *testing.T) {
 		{"ALL", []Workload{W1, W2, W3}},
 		{"w2", []Workload{W2}},
 		{"w3, W1,w3", []Workload{W3, W1}},
+		{"http,w1", []Workload{HTTP, W1}},
 	} {
 		got, err := ParseWorkloads(tc.in)
 		if err != nil || !slices.Equal(got, tc.want) {
@@ -229,7 +234,7 @@ func TestParseWorkloads(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "w4", "w1,,w2"} {
-		if _, err := ParseWorkloads(bad); err == nil || !strings.Contains(err.Error(), "want w1, w2, w3 or all") {
+		if _, err := ParseWorkloads(bad); err == nil || !strings.Contains(err.Error(), "want w1, w2, w3, http or all") {
 			t.Errorf("ParseWorkloads(%q) error %v, want one listing the workloads", bad, err)
 		}
 	}
@@ -295,5 +300,116 @@ func TestResultJSON(t *testing.T) {
 	}
 	if _, ok := got["drain_per_sec"]; ok {
 		t.Errorf("JSON has drain_per_sec for a workload that does not measure it: %s", b)
+	}
+}
+
+// apiHandler is the JSON API on s, as the http workload loads it (boiler
+// serve adds the dashboard beside it).
+func apiHandler(t *testing.T, s store.Store) http.Handler {
+	t.Helper()
+	client, err := boiler.NewClient(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(&httpapi.Options{Client: client, Store: s, Secret: []byte("bench test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestRunHTTP(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	d := 2 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("BOILER_BENCH_HTTP_DURATION")); err == nil {
+		d = v // a profile: BOILER_BENCH_HTTP_DURATION=20s go test -run TestRunHTTP -cpuprofile cpu.out
+	}
+	var seconds []int
+	res, err := Run(context.Background(), s, HTTP, &Options{
+		Handler: apiHandler(t, s), Duration: d, Clients: 8, Concurrency: 20, Queue: "web",
+		Progress: func(p Progress) {
+			if p.Workload != HTTP || p.Phase != loadPhase || p.Total != int(d/time.Second) {
+				t.Errorf("bad progress %+v", p)
+			}
+			seconds = append(seconds, p.Done)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("http: %d jobs in %s (%.0f/s), request p50 %s p99 %s, all done %s after, idle RSS %d MB, peak %d MB",
+		res.Jobs, res.LoadDuration, res.AcceptedRate, res.RequestP50, res.RequestP99, res.DoneAfterLoad, res.IdleRSS>>20, res.PeakRSS>>20)
+	if res.Workload != HTTP || res.Clients != 8 || res.Concurrency != 20 || res.Jobs <= 0 || res.Errors != 0 || res.FirstError != "" {
+		t.Errorf("result %+v: want 8 clients, concurrency 20, jobs accepted, no error", res)
+	}
+	if res.LoadDuration < d || res.AcceptedRate <= 0 || res.RequestP50 <= 0 || res.RequestP50 > res.RequestP99 ||
+		res.LatencyP50 < 0 || res.LatencyP50 > res.LatencyP99 {
+		t.Errorf("figures: load %s (want >= %s), rate %v, request p50 %s p99 %s, start p50 %s p99 %s",
+			res.LoadDuration, d, res.AcceptedRate, res.RequestP50, res.RequestP99, res.LatencyP50, res.LatencyP99)
+	}
+	if runtime.GOOS == "linux" && (res.IdleRSS <= 0 || res.PeakRSS <= 0) {
+		t.Errorf("idle RSS %d, peak %d: want both measured on Linux", res.IdleRSS, res.PeakRSS)
+	}
+	// Every accepted job is done, and nothing else was enqueued.
+	if got := queueCounts(t, s, "web")[store.StateCompleted]; got != int64(res.Jobs) {
+		t.Errorf("the queue has %d completed jobs, want the %d accepted", got, res.Jobs)
+	}
+	if len(seconds) == 0 || seconds[len(seconds)-1] != int(d/time.Second) {
+		t.Errorf("progress %v: want it to end at %d s", seconds, d/time.Second)
+	}
+}
+
+func TestRunHTTPNeedsAHandler(t *testing.T) {
+	t.Parallel()
+	_, err := Run(context.Background(), openStore(t), HTTP, nil)
+	if err == nil || !strings.Contains(err.Error(), "Handler is nil") {
+		t.Fatalf("Run(http) without a handler: %v", err)
+	}
+}
+
+// TestRunHTTPReportsFailedRequests loads a server that refuses every job:
+// the run fails early, saying what the requests got.
+func TestRunHTTPReportsFailedRequests(t *testing.T) {
+	t.Parallel()
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		http.Error(w, "no", http.StatusTeapot)
+	})
+	_, err := Run(context.Background(), openStore(t), HTTP, &Options{Handler: refuse, Duration: 20 * time.Second, Clients: 2})
+	if err == nil || !strings.Contains(err.Error(), "every request fails: POST /api/jobs answered 418") {
+		t.Fatalf("Run(http) on a refusing server: %v", err)
+	}
+}
+
+func TestHist(t *testing.T) {
+	t.Parallel()
+	var h hist
+	if h.quantile(0.5) != 0 {
+		t.Error("an empty histogram has a median")
+	}
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * 100 * time.Microsecond) // 0.1 ms .. 100 ms
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}, {0.001, 100 * time.Microsecond}} {
+		got := h.quantile(tc.q)
+		if diff := math.Abs(float64(got-tc.want)) / float64(tc.want); diff > 0.02 {
+			t.Errorf("quantile(%v) = %s, want %s within 2%%", tc.q, got, tc.want)
+		}
+	}
+	if h.count() != 1000 {
+		t.Errorf("count %d", h.count())
+	}
+	// Every value lands in a bucket whose range holds it.
+	for _, v := range []uint64{0, 1, 127, 128, 129, 255, 256, 1000, 1 << 20, 1<<40 + 12345} {
+		i := bucket(v)
+		if lo := lowest(i); lo > v || (i+1 < histBuckets && lowest(i+1) <= v) {
+			t.Errorf("value %d in bucket %d [%d, %d)", v, i, lo, lowest(i+1))
+		}
 	}
 }

@@ -15,12 +15,23 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
+// currentRSS returns the process's resident set size in bytes (VmRSS
+// from /proc/self/status; zero where unknown).
+func currentRSS() int64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		if n, ok := parseStatusKB(b, "VmRSS:"); ok {
+			return n
+		}
+	}
+	return 0
+}
+
 // peakRSS returns the process's peak resident set size in bytes: VmHWM
 // from /proc/self/status on Linux, else getrusage's ru_maxrss. Zero means
 // unknown.
 func peakRSS() int64 {
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		if n, ok := parseVmHWM(b); ok {
+		if n, ok := parseStatusKB(b, "VmHWM:"); ok {
 			return n
 		}
 	}
@@ -28,10 +39,14 @@ func peakRSS() int64 {
 }
 
 // parseVmHWM reads the "VmHWM:   1234 kB" line of /proc/self/status.
-func parseVmHWM(status []byte) (int64, bool) {
+func parseVmHWM(status []byte) (int64, bool) { return parseStatusKB(status, "VmHWM:") }
+
+// parseStatusKB reads a line such as "VmRSS:   1234 kB" of
+// /proc/self/status, in bytes.
+func parseStatusKB(status []byte, field string) (int64, bool) {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmHWM:"))
+		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(field))
 		if !ok {
 			continue
 		}
