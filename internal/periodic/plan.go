@@ -50,8 +50,9 @@ type PlanParams struct {
 	Sched Schedule
 	// LastTick is the latest tick fired (zero: never fired).
 	LastTick time.Time
-	// CreatedAt is when the entry was created; a new entry fires no tick
-	// from before it, nor older than Grace (no back-fill).
+	// CreatedAt is when the entry was created: an entry never fired
+	// fires no tick from before it (no back-fill); the ticks since it
+	// are due like any others.
 	CreatedAt time.Time
 	CatchUp   store.CatchUp // empty means once
 	Now       time.Time
@@ -74,10 +75,10 @@ type PlanParams struct {
 func PlanTicks(p *PlanParams) Plan {
 	from := p.LastTick
 	if from.IsZero() {
-		from = p.CreatedAt
-		if cut := p.Now.Add(-p.Grace); from.Before(cut) {
-			from = cut
-		}
+		from = p.CreatedAt // no back-fill before the entry existed
+	}
+	if from.IsZero() {
+		from = p.Now.Add(-p.Grace) // a hand-made entry without times
 	}
 	var plan Plan
 	cut := p.Now.Add(-p.Grace) // ticks at or before cut are missed

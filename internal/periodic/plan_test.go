@@ -105,9 +105,9 @@ func TestPlanTicks(t *testing.T) {
 			fire: []time.Time{at(time.Minute)}, next: at(2 * time.Minute),
 		},
 		{
-			name: "new entry created long ago: no back-fill before the grace", sched: minutely, created: at(0),
+			name: "new entry created long ago: its ticks since then were missed", sched: minutely, created: at(0),
 			now:  at(10*time.Minute + 30*time.Second),
-			fire: []time.Time{at(10 * time.Minute)}, next: at(11 * time.Minute),
+			fire: []time.Time{at(9 * time.Minute), at(10 * time.Minute)}, missed: 9, next: at(11 * time.Minute),
 		},
 		{
 			name: "a last tick in the future (another clock): nothing", sched: minutely, last: at(5 * time.Minute),
