@@ -3,13 +3,17 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -411,5 +415,60 @@ func TestHist(t *testing.T) {
 		if lo := lowest(i); lo > v || (i+1 < histBuckets && lowest(i+1) <= v) {
 			t.Errorf("value %d in bucket %d [%d, %d)", v, i, lo, lowest(i+1))
 		}
+	}
+}
+
+// TestRawClient drives the load's lean client against net/http's server:
+// plain and chunked answers, an unwanted status with its body, a server
+// that closes the connection, and a broken connection reopened.
+func TestRawClient(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/chunked":
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"a":`))
+			w.(http.Flusher).Flush()
+			w.Write([]byte(`1}`))
+		case "/close":
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusCreated)
+		case "/bad":
+			http.Error(w, "no such kind", http.StatusBadRequest)
+		default:
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"job":{}}`))
+		}
+	}))
+	defer srv.Close()
+	c := &rawClient{addr: strings.TrimPrefix(srv.URL, "http://")}
+	defer c.close()
+	for _, path := range []string{"/api/jobs", "/chunked", "/api/jobs", "/close", "/api/jobs"} {
+		if err := c.post(path, []byte(`{"kind":"noop"}`), http.StatusCreated); err != nil {
+			t.Fatalf("POST %s: %v", path, err)
+		}
+	}
+	err := c.post("/bad", []byte(`{}`), http.StatusCreated)
+	var es *errStatus
+	if !errors.As(err, &es) || es.status != 400 || !strings.Contains(err.Error(), "answered 400 Bad Request: no such kind") {
+		t.Fatalf("POST /bad: %v, want the status and the body", err)
+	}
+	c.conn.Close() // broken under the client's feet: the next post fails, the one after reconnects
+	if err := c.post("/api/jobs", []byte(`{}`), http.StatusCreated); err == nil {
+		t.Fatal("a post on a closed connection succeeded")
+	}
+	if err := c.post("/api/jobs", []byte(`{"i":2}`), http.StatusCreated); err != nil {
+		t.Fatalf("the post after a broken connection: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 7 || bodies[0] != `POST /api/jobs application/json {"kind":"noop"}` || bodies[6] != `POST /api/jobs application/json {"i":2}` {
+		t.Errorf("the server got %q", bodies)
 	}
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,14 +80,9 @@ func (r *runner) httpLoad(ctx context.Context, res *Result) (err error) {
 	}()
 	baseURL := "http://" + ln.Addr().String()
 
-	tr := &http.Transport{
-		MaxIdleConnsPerHost: r.o.Clients,
-		MaxConnsPerHost:     r.o.Clients,
-		DisableCompression:  true,
-		Proxy:               nil,
-	}
+	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: time.Minute}
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	if err := waitHealthy(ctx, hc, baseURL); err != nil {
 		return err
 	}
@@ -114,7 +108,7 @@ func (r *runner) httpLoad(ctx context.Context, res *Result) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			load.client(loadCtx, hc, baseURL+"/api/jobs", r.o.Queue, c)
+			load.client(loadCtx, ln.Addr().String(), r.o.Queue, c)
 		}()
 	}
 	if err := r.reportLoad(loadCtx, load, start); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -245,38 +239,25 @@ func (l *loadStats) firstError() string {
 	return l.first.Error()
 }
 
-// client posts one job at a time to url until ctx ends.
-func (l *loadStats) client(ctx context.Context, hc *http.Client, url, queue string, c int) {
+// client posts one job at a time to POST /api/jobs of addr, on one
+// keep-alive connection, until ctx ends.
+func (l *loadStats) client(ctx context.Context, addr, queue string, c int) {
+	rc := &rawClient{addr: addr}
+	defer rc.close()
 	prefix := []byte(`{"kind":"noop","queue":` + strconv.Quote(queue) + `,"args":{"i":`)
 	body := make([]byte, 0, len(prefix)+24)
-	rd := bytes.NewReader(nil)
 	for i := 0; ctx.Err() == nil; i++ {
 		body = append(append(strconv.AppendInt(append(body[:0], prefix...), int64(c)<<32|int64(i), 10), '}'), '}')
-		rd.Reset(body)
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, url, rd)
-		if err != nil {
-			l.fail(err)
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.ContentLength = int64(len(body))
 		t0 := time.Now()
-		resp, err := hc.Do(req)
+		err := rc.post("/api/jobs", body, http.StatusCreated)
+		l.latency.add(time.Since(t0))
 		if err != nil {
-			l.latency.add(time.Since(t0))
 			l.fail(err)
+			if _, answered := err.(*errStatus); !answered {
+				time.Sleep(10 * time.Millisecond) // the connection broke: do not spin
+			}
 			continue
 		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		l.latency.add(time.Since(t0))
-		switch {
-		case err != nil:
-			l.fail(fmt.Errorf("reading the answer: %w", err))
-		case resp.StatusCode != http.StatusCreated:
-			l.fail(fmt.Errorf("POST /api/jobs answered %s", resp.Status))
-		default:
-			l.accepted.Add(1)
-		}
+		l.accepted.Add(1)
 	}
 }
