@@ -218,3 +218,46 @@ func TestWorkflowRoutesNeedAuth(t *testing.T) {
 	b.do("POST", "/api/workflows", body, "Authorization", "Bearer s3cret").want(t, http.StatusCreated).Decode(t, &wf)
 	b.do("GET", "/api/workflows/"+wf.ID, "", "Authorization", "Bearer s3cret").want(t, http.StatusOK)
 }
+
+// FuzzWorkflowCreate posts arbitrary bodies to POST /api/workflows: the
+// answer is 201 with a workflow, or a client error in the API's error
+// shape; never a 5xx, never a panic.
+func FuzzWorkflowCreate(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"chain","jobs":[{"kind":"a"},{"kind":"b","queue":"q","priority":-1}]}`,
+		`{"type":"group","jobs":[{"kind":"a","args":[1,2]}]}`,
+		`{"type":"chord","jobs":[{"kind":"a"}],"callback":{"kind":"cb"},"run_on_failure":true}`,
+		`{"type":"chunks","job":{"kind":"k"},"items":[1,"2",{"3":3}],"chunk_size":2}`,
+		`{"type":"chunks","job":{"kind":"k","args":null},"items":[null],"chunk_size":1,"callback":{"kind":"c"}}`,
+		`{"type":"chord","jobs":[{"kind":"a","run_at":"2026-01-02T15:04:05Z","run_in_ms":5}],"callback":{"kind":""}}`,
+		`{"type":"chunks","job":{"kind":"k"},"items":[1],"chunk_size":-3}`,
+		`{"type":"chain","jobs":[{"kind":"a","max_attempts":-1}]}`,
+		`{"type":"","jobs":null}`, `[]`, `null`, `{`, ``,
+	} {
+		f.Add(seed)
+	}
+	b := &bundle{store: openSQLite(f), clock: newClock()}
+	var err error
+	if b.client, err = boiler.NewClient(b.store, &boiler.ClientOptions{Clock: b.clock.Now}); err != nil {
+		f.Fatal(err)
+	}
+	if b.handler, err = httpapi.New(&httpapi.Options{Client: b.client, Clock: b.clock.Now, Secret: []byte("s")}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		b.t = t
+		r := b.do("POST", "/api/workflows", body)
+		switch {
+		case r.Status == http.StatusCreated:
+			var wf workflowCreated
+			r.Decode(t, &wf)
+			if !strings.HasPrefix(wf.ID, "wf_") || len(wf.JobIDs) == 0 {
+				t.Fatalf("201 without a workflow: %s", r.Body)
+			}
+		case r.Status >= 400 && r.Status < 500:
+			r.ErrorMessage(t)
+		default:
+			t.Fatalf("status %d for %q: %s", r.Status, body, r.Body)
+		}
+	})
+}
