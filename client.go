@@ -33,8 +33,9 @@ type ClientOptions struct {
 	NoGroupCommit bool
 }
 
-// Client enqueues jobs and manages them (get, list, cancel, retry,
-// delete, pause a queue). It is safe for concurrent use.
+// Client enqueues jobs and workflows ([Client.EnqueueWorkflow]) and
+// manages them (get, list, cancel, retry, delete, pause a queue). It is
+// safe for concurrent use.
 //
 // A client built by [NewClient] writes to a store; one built by
 // [NewInlineClient] runs each job at once instead, for unit tests.

@@ -166,3 +166,13 @@ func TestDepResultDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestInlineClientKeepsTheResult(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	HandleResult(r, func(_ context.Context, job *Job[squareArgs]) (int, error) { return job.Args.N * job.Args.N, nil })
+	res, err := NewInlineClient(r, nil).Enqueue(context.Background(), squareArgs{N: 9}, nil)
+	if err != nil || res.Job.State != store.StateCompleted || string(res.Job.Result) != "81" {
+		t.Fatalf("inline result: %v %+v", err, res)
+	}
+}
