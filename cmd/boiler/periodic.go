@@ -19,7 +19,7 @@ import (
 
 // periodicLineHelp explains the one-line form of a periodic job, shared
 // by `boiler work --periodic` and `boiler periodic add`.
-const periodicLineHelp = "A periodic job is one line: " + periodic.LineSyntax + ".\n" +
+const periodicLineHelp = "A periodic job is one line:\n  " + periodic.LineSyntax + "\n" +
 	"SCHEDULE is a cron line (5 fields, or 6 with leading seconds), @hourly, @daily,\n" +
 	"@weekly, @monthly, @yearly or @every DURATION, optionally after CRON_TZ=ZONE;\n" +
 	"KIND is the first word after it and the rest is the job's JSON args (default {}).\n" +
