@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,21 +58,8 @@ func chordAcrossProcesses(t *testing.T, storeURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := make([]*boiler.Step, members)
-	want := builtin.SumResult{Count: members}
-	for i := range steps {
-		steps[i] = boiler.Task(builtin.DoubleArgs{N: int64(i + 1)}, &boiler.EnqueueOptions{Queue: "chord"})
-		want.Sum += 2 * int64(i+1)
-	}
-	wf, err := client.EnqueueWorkflow(ctx, boiler.Chord(boiler.Group(steps...), boiler.Task(builtin.SumArgs{}, &boiler.EnqueueOptions{Queue: "chord"})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	callback := wf.Jobs[members]
-	if callback.State != store.StateWaiting || callback.DepsLeft != members {
-		t.Fatalf("callback after insert: %s, %d deps left", callback.State, callback.DepsLeft)
-	}
-
+	// The workers start first, so the three race for the members from
+	// the moment they are inserted.
 	type proc struct {
 		cmd  interface{ Signal(os.Signal) error }
 		out  *lockedBuffer
@@ -88,6 +76,26 @@ func chordAcrossProcesses(t *testing.T, storeURL string) {
 			all += fmt.Sprintf("--- worker %d:\n%s", i+1, p.out)
 		}
 		return all
+	}
+	for _, p := range procs {
+		waitFor(t, "a worker to start", func() bool { return strings.Contains(p.out.String(), "worker started") }, logs)
+	}
+
+	// Each member sleeps 5 ms: 1,000 of them keep the 48 slots of the
+	// three workers busy, so completions from the three interleave.
+	steps := make([]*boiler.Step, members)
+	want := builtin.SumResult{Count: members}
+	for i := range steps {
+		steps[i] = boiler.Task(builtin.DoubleArgs{N: int64(i + 1), MS: 5}, &boiler.EnqueueOptions{Queue: "chord"})
+		want.Sum += 2 * int64(i+1)
+	}
+	wf, err := client.EnqueueWorkflow(ctx, boiler.Chord(boiler.Group(steps...), boiler.Task(builtin.SumArgs{}, &boiler.EnqueueOptions{Queue: "chord"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := wf.Jobs[members]
+	if callback.State != store.StateWaiting || callback.DepsLeft != members {
+		t.Fatalf("callback after insert: %s, %d deps left", callback.State, callback.DepsLeft)
 	}
 
 	deadline := time.Now().Add(90 * time.Second)
@@ -246,4 +254,17 @@ func redisStoreURL(t *testing.T) string {
 	q.Set("boiler_prefix", prefix)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// waitFor polls cond for up to 30 s; on timeout it fails t with what and
+// the workers' logs.
+func waitFor(t *testing.T, what string, cond func() bool, logs func() string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s\n%s", what, logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -71,6 +71,9 @@ func (FailArgs) Kind() string { return KindFail }
 // DoubleArgs are the args of a job whose result is 2*N (a JSON number).
 type DoubleArgs struct {
 	N int64 `json:"n"`
+	// MS, when positive, makes the job sleep that many milliseconds
+	// first, like a sleep job, so many of them spread over workers.
+	MS int `json:"ms,omitempty"`
 }
 
 // Kind returns "double".
@@ -181,8 +184,17 @@ func (h handlers) fail(_ context.Context, job *boiler.Job[FailArgs]) error {
 	return nil
 }
 
-func (h handlers) double(_ context.Context, job *boiler.Job[DoubleArgs]) (int64, error) {
+func (h handlers) double(ctx context.Context, job *boiler.Job[DoubleArgs]) (int64, error) {
 	h.started(job.JobRow)
+	if job.Args.MS > 0 {
+		t := time.NewTimer(time.Duration(job.Args.MS) * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("double: sleep interrupted: %w", context.Cause(ctx))
+		}
+	}
 	return 2 * job.Args.N, nil
 }
 

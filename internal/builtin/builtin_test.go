@@ -245,7 +245,7 @@ func TestDoubleAndSumChord(t *testing.T) {
 	members := make([]*boiler.Step, 10)
 	want := int64(0)
 	for i := range members {
-		members[i] = boiler.Task(builtin.DoubleArgs{N: int64(i) - 3}, nil)
+		members[i] = boiler.Task(builtin.DoubleArgs{N: int64(i) - 3, MS: i % 2}, nil)
 		want += 2 * (int64(i) - 3)
 	}
 	wf, err := b.client.EnqueueWorkflow(ctx, boiler.Chord(boiler.Group(members...), boiler.Task(builtin.SumArgs{}, nil)))
