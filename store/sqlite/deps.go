@@ -22,11 +22,16 @@ import (
 // else. The rows of a dependency are deleted when it ends, so each
 // dependency is counted once even if it is retried and ends again.
 const (
-	// addEdgesSQL records ?1, a JSON array of [dep_id, job_id] pairs.
-	addEdgesSQL = `INSERT INTO job_deps (dep_id, job_id) SELECT value->>0, value->>1 FROM json_each(?1)`
-	// markDependedOnSQL flags the dependencies of the pairs ?1.
+	// addEdgesSQL records ?1, a JSON array of [dep_id, job_id] pairs;
+	// addJobEdgesSQL that job ?2 waits for each job of ?1, a JSON array of
+	// IDs (a chord's callback: no pair to take apart per row).
+	addEdgesSQL    = `INSERT INTO job_deps (dep_id, job_id) SELECT value->>0, value->>1 FROM json_each(?1)`
+	addJobEdgesSQL = `INSERT INTO job_deps (dep_id, job_id) SELECT value, ?2 FROM json_each(?1)`
+	// markDependedOnSQL flags the jobs ?1 (a JSON array of IDs): the
+	// existing jobs a new job waits for. (The jobs of the same insert
+	// call are inserted flagged.)
 	markDependedOnSQL = `UPDATE jobs SET has_dependents = 1
-	WHERE id IN (SELECT value->>0 FROM json_each(?1)) AND has_dependents = 0`
+	WHERE id IN (SELECT value FROM json_each(?1)) AND has_dependents = 0`
 
 	// takeEdgesSQL deletes and returns the rows of the jobs ?1 (a JSON
 	// array of IDs) that just ended.
@@ -44,7 +49,7 @@ const (
 )
 
 // depsQueries are the write statements of this file.
-var depsQueries = []string{addEdgesSQL, markDependedOnSQL, takeEdgesSQL, waitersSQL, updateWaiterSQL}
+var depsQueries = []string{addEdgesSQL, addJobEdgesSQL, markDependedOnSQL, takeEdgesSQL, waitersSQL, updateWaiterSQL}
 
 // stateDeleted stands, in an ended dependency, for a job deleted before it
 // was finalized: it counts as cancelled, and the waiting job's error says
@@ -53,14 +58,34 @@ const stateDeleted store.State = "deleted"
 
 // jobDeps are a new job's dependencies, resolved.
 type jobDeps struct {
-	ids         []int64     // every dependency, in the order given, each once
-	waitFor     []int64     // those not finalized yet
-	failed      int64       // the first finalized one that did not complete, 0 if none
-	failedState store.State // its state
+	ids         []int64        // every dependency, in the order given, each once
+	waitFor     []int64        // those not finalized yet
+	mark        map[int64]bool // those of waitFor not flagged has_dependents at their insert
+	failed      int64          // the first finalized one that did not complete, 0 if none
+	failedState store.State    // its state
 }
 
-// depEdge is one row of job_deps.
-type depEdge struct{ dep, job int64 }
+// depEdge is one row of job_deps; mark says that dep must be flagged
+// has_dependents.
+type depEdge struct {
+	dep, job int64
+	mark     bool
+}
+
+// dependedOn returns the indexes of the jobs that a later job of the same
+// call waits for (nil when none does).
+func dependedOn(ps []*store.JobInsertParams) map[int]bool {
+	var m map[int]bool
+	for _, p := range ps {
+		for _, k := range p.After {
+			if m == nil {
+				m = make(map[int]bool)
+			}
+			m[k] = true
+		}
+	}
+	return m
+}
 
 // ended is a job that reached a final state (or was deleted while not
 // finalized) in the current transaction, and that jobs may wait for.
@@ -87,7 +112,7 @@ func badAfter(i int, after []int) string {
 func resolveDeps(ctx context.Context, ts *txStmts, p *store.JobInsertParams, res []store.JobInsertResult) (*jobDeps, error) {
 	d := &jobDeps{ids: make([]int64, 0, len(p.After)+len(p.AfterIDs))}
 	seen := make(map[int64]bool, len(p.After)+len(p.AfterIDs))
-	add := func(id int64, state store.State) {
+	add := func(id int64, state store.State, mark bool) {
 		if seen[id] {
 			return
 		}
@@ -96,22 +121,30 @@ func resolveDeps(ctx context.Context, ts *txStmts, p *store.JobInsertParams, res
 		switch {
 		case !state.Finalized():
 			d.waitFor = append(d.waitFor, id)
+			if mark {
+				if d.mark == nil {
+					d.mark = make(map[int64]bool)
+				}
+				d.mark[id] = true
+			}
 		case state != store.StateCompleted && d.failed == 0:
 			d.failed, d.failedState = id, state
 		}
 	}
 	for _, k := range p.After {
-		add(res[k].Job.ID, res[k].Job.State)
+		// A job inserted by this call was inserted flagged; the existing
+		// job holding a unique key (a duplicate) was not.
+		add(res[k].Job.ID, res[k].Job.State, res[k].Duplicate)
 	}
 	for _, id := range p.AfterIDs {
 		if seen[id] {
 			continue
 		}
-		state, _, _, err := jobState(ctx, ts, id)
+		state, _, hasDependents, err := jobState(ctx, ts, id)
 		if err != nil {
 			return nil, fmt.Errorf("AfterIDs: %w", err)
 		}
-		add(id, state)
+		add(id, state, !hasDependents)
 	}
 	return d, nil
 }
@@ -126,29 +159,56 @@ func depFailedError(dep int64, state store.State, now time.Time) store.AttemptEr
 	}
 }
 
-// addEdges records that each edge's job waits for its dep.
+// addEdges records that each edge's job waits for its dep, and flags the
+// deps the edges mark. The edges of one job are contiguous.
 func addEdges(ctx context.Context, ts *txStmts, edges []depEdge) error {
 	if len(edges) == 0 {
 		return nil
 	}
-	pairs := make([][2]int64, len(edges))
-	for i, e := range edges {
-		pairs[i] = [2]int64{e.dep, e.job}
-	}
-	b, err := json.Marshal(pairs)
-	if err != nil {
-		return fmt.Errorf("encoding dependencies: %w", err)
-	}
-	for _, q := range []string{addEdgesSQL, markDependedOnSQL} {
-		st, err := ts.get(ctx, q)
-		if err != nil {
-			return err
+	var marks []int64
+	for _, e := range edges {
+		if e.mark {
+			marks = append(marks, e.dep) // repeats are harmless
 		}
-		if _, err := st.ExecContext(ctx, string(b)); err != nil {
-			return fmt.Errorf("recording dependencies: %w", err)
+	}
+	var err error
+	if job := edges[0].job; edges[len(edges)-1].job == job {
+		deps := make([]int64, len(edges))
+		for i, e := range edges {
+			deps[i] = e.dep
+		}
+		err = execJSON(ctx, ts, addJobEdgesSQL, deps, job)
+	} else {
+		pairs := make([][2]int64, len(edges))
+		for i, e := range edges {
+			pairs[i] = [2]int64{e.dep, e.job}
+		}
+		err = execJSON(ctx, ts, addEdgesSQL, pairs)
+	}
+	if err != nil {
+		return fmt.Errorf("recording dependencies: %w", err)
+	}
+	if len(marks) > 0 {
+		if err := execJSON(ctx, ts, markDependedOnSQL, marks); err != nil {
+			return fmt.Errorf("flagging dependencies: %w", err)
 		}
 	}
 	return nil
+}
+
+// execJSON runs query with v, encoded as JSON, as its first argument,
+// then more.
+func execJSON(ctx context.Context, ts *txStmts, query string, v any, more ...any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding %T: %w", v, err)
+	}
+	st, err := ts.get(ctx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, append([]any{string(b)}, more...)...)
+	return err
 }
 
 // waiter is a waiting job read by finishDeps.

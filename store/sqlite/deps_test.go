@@ -94,6 +94,13 @@ func TestDepsJobWithoutDependentsSkipsTheLookup(t *testing.T) {
 	if flag(plain.ID) != 0 || flag(dep.ID) != 1 || flag(w.ID) != 0 {
 		t.Fatalf("has_dependents: plain %d, dep %d, waiter %d; want 0, 1, 0", flag(plain.ID), flag(dep.ID), flag(w.ID))
 	}
+	// In one call, the job a later one waits for (After) is inserted
+	// flagged, the others not.
+	in := insertJobs(t, s, &store.JobInsertParams{Queue: "x"}, &store.JobInsertParams{Queue: "x"},
+		&store.JobInsertParams{Queue: "x", After: []int{1}})
+	if flag(in[0].ID) != 0 || flag(in[1].ID) != 1 || flag(in[2].ID) != 0 {
+		t.Fatalf("has_dependents in one call: plain %d, dep %d, waiter %d; want 0, 1, 0", flag(in[0].ID), flag(in[1].ID), flag(in[2].ID))
+	}
 	// Plant: w also waits for plain, behind the flag's back.
 	if _, err := s.DB().ExecContext(t.Context(), `INSERT INTO job_deps (dep_id, job_id) VALUES (?, ?)`, plain.ID, w.ID); err != nil {
 		t.Fatal(err)

@@ -20,8 +20,8 @@ const (
 	insertColumns = `kind, queue, priority, args, state, max_attempts, timeout_ns,
 	enqueued_at, run_at, unique_key, unique_until`
 	insertRow       = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
-	workflowColumns = `, workflow, deps, deps_left, run_on_failure, finalized_at, errors`
-	workflowRow     = `, ?, ?, ?, ?, ?, ?`
+	workflowColumns = `, workflow, deps, deps_left, run_on_failure, finalized_at, errors, has_dependents`
+	workflowRow     = `, ?, ?, ?, ?, ?, ?, ?`
 
 	uniqueHolderSQL = `SELECT ` + jobColumns + ` FROM jobs WHERE unique_key = ?`
 	releaseKeySQL   = `UPDATE jobs SET unique_key = NULL WHERE id = ?`
@@ -30,7 +30,7 @@ const (
 // Multi-row inserts: a run of jobs is inserted in chunks of
 // bigChunk, then smallChunk, then single rows, each size a prepared
 // statement: one statement for 100 rows costs a fraction of 100
-// statements. (100 rows are at most 1,700 parameters, far below SQLite's
+// statements. (100 rows are at most 1,800 parameters, far below SQLite's
 // limit of 32,766.)
 const (
 	bigChunk   = 100
@@ -58,11 +58,12 @@ func insertSQL(n int, wide bool) string {
 	return `INSERT INTO jobs (` + cols + `) VALUES ` + row + strings.Repeat(", "+row, n-1)
 }
 
-// wideInsert reports whether j needs the columns of workflows. Plain jobs
-// leave them to their defaults: six more parameters per row cost a
-// multi-row insert about a tenth of its time.
-func wideInsert(j *store.Job) bool {
-	return j.Workflow != "" || len(j.Deps) > 0 || j.RunOnFailure || len(j.Errors) > 0
+// wideInsert reports whether j needs the columns of workflows (or is
+// depended on by a later job of its call). Plain jobs leave them to their
+// defaults: seven more parameters per row cost a multi-row insert about a
+// tenth of its time.
+func wideInsert(j *store.Job, dependedOn bool) bool {
+	return dependedOn || j.Workflow != "" || len(j.Deps) > 0 || j.RunOnFailure || len(j.Errors) > 0
 }
 
 // JobInsertMany inserts the jobs in one transaction; see store.Store.
@@ -190,7 +191,7 @@ func (t *txStmts) get(ctx context.Context, query string) (*sql.Stmt, error) {
 func insertJobs(ctx context.Context, ts *txStmts, params *store.JobInsertManyParams) ([]store.JobInsertResult, error) {
 	now := params.Now.UTC().Truncate(time.Microsecond)
 	res := make([]store.JobInsertResult, len(params.Jobs))
-	ins := &inserter{ts: ts, counts: counts{}, now: micros(now)}
+	ins := &inserter{ts: ts, counts: counts{}, now: micros(now), dependedOn: dependedOn(params.Jobs)}
 	for i, p := range params.Jobs {
 		var deps *jobDeps
 		if len(p.After) > 0 || len(p.AfterIDs) > 0 {
@@ -247,13 +248,18 @@ type inserter struct {
 	deps   []*jobDeps // of each pending job, nil for none
 	wide   bool       // the pending jobs need the columns of workflows
 	args   []any
-	edges  []depEdge // of the chunk being flushed
+
+	// dependedOn has the indexes of the jobs of the call that a later
+	// one waits for (After): they are inserted with has_dependents set,
+	// rather than flagged by an UPDATE once their waiting job is in.
+	dependedOn map[int]bool
+	edges      []depEdge // of the chunk being flushed
 }
 
 // queue adds job i to the run, after inserting the run if j needs
 // other columns (see wideInsert).
 func (in *inserter) queue(ctx context.Context, res []store.JobInsertResult, i int, j *store.Job, d *jobDeps) error {
-	if wide := wideInsert(j); wide != in.wide {
+	if wide := wideInsert(j, in.dependedOn[i]); wide != in.wide {
 		if err := in.flush(ctx, res); err != nil {
 			return err
 		}
@@ -276,7 +282,7 @@ func (in *inserter) flush(ctx context.Context, res []store.JobInsertResult) erro
 		}
 		in.args = in.args[:0]
 		for k, j := range chunk {
-			if in.args, err = appendInsertArgs(in.args, j, in.now, in.wide); err != nil {
+			if in.args, err = appendInsertArgs(in.args, j, in.now, in.wide, in.dependedOn[idx[k]]); err != nil {
 				return fmt.Errorf("job %d (kind %q): %w", idx[k], j.Kind, err)
 			}
 		}
@@ -299,7 +305,7 @@ func (in *inserter) flush(ctx context.Context, res []store.JobInsertResult) erro
 			in.counts.add(j.Queue, j.State, 1)
 			if d := in.deps[off+k]; d != nil && j.State == store.StateWaiting {
 				for _, dep := range d.waitFor {
-					in.edges = append(in.edges, depEdge{dep: dep, job: j.ID})
+					in.edges = append(in.edges, depEdge{dep: dep, job: j.ID, mark: d.mark[dep]})
 				}
 			}
 		}
@@ -315,7 +321,7 @@ func (in *inserter) flush(ctx context.Context, res []store.JobInsertResult) erro
 
 // appendInsertArgs appends the values of insertColumns (and of
 // workflowColumns if wide) for j, enqueued at now, to args.
-func appendInsertArgs(args []any, j *store.Job, now int64, wide bool) ([]any, error) {
+func appendInsertArgs(args []any, j *store.Job, now int64, wide, dependedOn bool) ([]any, error) {
 	args = append(args, j.Kind, j.Queue, j.Priority, string(j.Args), string(j.State),
 		j.MaxAttempts, int64(j.Timeout), now, micros(j.RunAt), nullString(j.UniqueKey), nullMicros(j.UniqueUntil))
 	if !wide {
@@ -336,7 +342,7 @@ func appendInsertArgs(args []any, j *store.Job, now int64, wide bool) ([]any, er
 		}
 		errs = string(b)
 	}
-	return append(args, nullString(j.Workflow), deps, j.DepsLeft, j.RunOnFailure, nullMicros(j.FinalizedAt), errs), nil
+	return append(args, nullString(j.Workflow), deps, j.DepsLeft, j.RunOnFailure, nullMicros(j.FinalizedAt), errs, dependedOn), nil
 }
 
 // newJob is the row a new job gets (without its ID): scheduled if RunAt
