@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,15 +85,19 @@ func TestBenchHTTPShort(t *testing.T) {
 	}
 	accepted, _ := res["jobs"].(float64)
 	if res["workload"] != "http" || res["clients"] != 4.0 || accepted <= 0 || res["errors"] != nil || res["accepted_per_sec"] == nil ||
-		res["request_p99_ms"] == nil || res["done_after_load_ms"] == nil || res["idle_rss_bytes"] == nil || res["peak_rss_bytes"] == nil {
+		res["request_p99_ms"] == nil || res["cpu_per_job_us"] == nil || res["done_after_load_ms"] == nil || res["idle_rss_bytes"] == nil || res["peak_rss_bytes"] == nil {
 		t.Errorf("http result %s: want 4 clients, accepted jobs, no errors, rates, latencies and RSS", out)
 	}
 	if load, _ := res["load_s"].(float64); load < 1 {
 		t.Errorf("load_s %v, want at least the 1 s asked", res["load_s"])
 	}
 
-	table := mustRun(t, "bench", "--workload", "http", "--duration", "1s", "--clients", "2")
-	for _, want := range []string{"ACCEPTED/s", "REQ P99", "ALL DONE AFTER", "IDLE RSS", "PEAK RSS", "Targets (issue 6)"} {
+	profile := filepath.Join(t.TempDir(), "cpu.pprof")
+	table := mustRun(t, "bench", "--workload", "http", "--duration", "1s", "--clients", "2", "--cpuprofile", profile)
+	if st, err := os.Stat(profile); err != nil || st.Size() == 0 {
+		t.Errorf("--cpuprofile wrote no profile: %v", err)
+	}
+	for _, want := range []string{"ACCEPTED/s", "REQ P99", "ALL DONE AFTER", "CPU/JOB", "IDLE RSS", "PEAK RSS", "Targets (issue 6)"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the http table lacks %q:\n%s", want, table)
 		}

@@ -244,6 +244,12 @@ type Result struct {
 	// DoneAfterLoad is the time from the load's end until every accepted
 	// job was completed.
 	DoneAfterLoad time.Duration `json:"-"`
+	// CPUPerJob is the process's CPU time (user and system, every
+	// goroutine: server, worker, store, clients) from the load's start
+	// until every job was done, per accepted job: a figure that does not
+	// depend on how much of the machine others took (2 cores divided by it
+	// is the most jobs/s the process could reach). Zero when unknown.
+	CPUPerJob time.Duration `json:"-"`
 	// IdleRSS is the process's resident set size with the server and the
 	// worker started and idle, before the load (after returning the
 	// memory of earlier workloads to the system).
@@ -260,6 +266,7 @@ type resultJSON struct {
 	RequestP50MS    float64 `json:"request_p50_ms,omitempty"`
 	RequestP99MS    float64 `json:"request_p99_ms,omitempty"`
 	DoneAfterLoadMS float64 `json:"done_after_load_ms,omitempty"`
+	CPUPerJobUS     float64 `json:"cpu_per_job_us,omitempty"`
 }
 
 type resultAlias Result
@@ -276,6 +283,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		RequestP50MS:    ms(r.RequestP50),
 		RequestP99MS:    ms(r.RequestP99),
 		DoneAfterLoadMS: ms(r.DoneAfterLoad),
+		CPUPerJobUS:     float64(r.CPUPerJob.Nanoseconds()) / 1000,
 	})
 }
 

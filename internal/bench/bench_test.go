@@ -342,8 +342,8 @@ func TestRunHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("http: %d jobs in %s (%.0f/s), request p50 %s p99 %s, all done %s after, idle RSS %d MB, peak %d MB",
-		res.Jobs, res.LoadDuration, res.AcceptedRate, res.RequestP50, res.RequestP99, res.DoneAfterLoad, res.IdleRSS>>20, res.PeakRSS>>20)
+	t.Logf("http: %d jobs in %s (%.0f/s), request p50 %s p99 %s, all done %s after, CPU %s per job, idle RSS %d MB, peak %d MB",
+		res.Jobs, res.LoadDuration, res.AcceptedRate, res.RequestP50, res.RequestP99, res.DoneAfterLoad, res.CPUPerJob, res.IdleRSS>>20, res.PeakRSS>>20)
 	if res.Workload != HTTP || res.Clients != 8 || res.Concurrency != 20 || res.Jobs <= 0 || res.Errors != 0 || res.FirstError != "" {
 		t.Errorf("result %+v: want 8 clients, concurrency 20, jobs accepted, no error", res)
 	}
@@ -352,8 +352,8 @@ func TestRunHTTP(t *testing.T) {
 		t.Errorf("figures: load %s (want >= %s), rate %v, request p50 %s p99 %s, start p50 %s p99 %s",
 			res.LoadDuration, d, res.AcceptedRate, res.RequestP50, res.RequestP99, res.LatencyP50, res.LatencyP99)
 	}
-	if runtime.GOOS == "linux" && (res.IdleRSS <= 0 || res.PeakRSS <= 0) {
-		t.Errorf("idle RSS %d, peak %d: want both measured on Linux", res.IdleRSS, res.PeakRSS)
+	if runtime.GOOS == "linux" && (res.IdleRSS <= 0 || res.PeakRSS <= 0 || res.CPUPerJob <= 0) {
+		t.Errorf("idle RSS %d, peak %d, CPU per job %s: want all measured on Linux", res.IdleRSS, res.PeakRSS, res.CPUPerJob)
 	}
 	// Every accepted job is done, and nothing else was enqueued.
 	if got := queueCounts(t, s, "web")[store.StateCompleted]; got != int64(res.Jobs) {

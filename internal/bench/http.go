@@ -99,6 +99,7 @@ func (r *runner) httpLoad(ctx context.Context, res *Result) (err error) {
 	res.IdleRSS = currentRSS()
 
 	resetPeakRSS()
+	cpu0 := cpuTime()
 	load := &loadStats{}
 	loadCtx, cancel := context.WithTimeout(ctx, r.o.Duration)
 	defer cancel()
@@ -136,6 +137,9 @@ func (r *runner) httpLoad(ctx context.Context, res *Result) (err error) {
 	}
 	res.DoneAfterLoad = time.Since(stopped)
 	res.PeakRSS = peakRSS()
+	if cpu := cpuTime() - cpu0; cpu > 0 && accepted > 0 {
+		res.CPUPerJob = cpu / time.Duration(accepted)
+	}
 	res.LatencyP50, res.LatencyP99 = starts.quantile(0.50), starts.quantile(0.99)
 	return nil
 }
