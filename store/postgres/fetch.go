@@ -292,7 +292,15 @@ func (s *Store) JobRescue(ctx context.Context, params *store.JobRescueParams) (i
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			return e.finish(ctx, s, tx)
+			if err := e.finish(ctx, s, tx); err != nil {
+				return err
+			}
+			// Every worker rescues now and then: the count deltas get
+			// compacted even when nobody reads QueueStats.
+			if _, err := tx.Exec(ctx, s.stmt.compactCounts); err != nil {
+				return fmt.Errorf("compacting the counts: %w", err)
+			}
+			return nil
 		})
 	})
 	if err != nil {

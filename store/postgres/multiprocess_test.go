@@ -158,6 +158,7 @@ func TestThreeWorkerProcessesDrainEachJobOnce(t *testing.T) {
 	for _, p := range procs {
 		p.stop(t)
 	}
+	checkCounts(t, s)
 	total, completed, retried := attemptCounts(t, s)
 	if total != n || completed != n || retried != 0 {
 		t.Fatalf("after the drain: %d jobs, %d completed, %d with attempt != 1; want %d, %d, 0", total, completed, retried, n, n)
@@ -228,6 +229,7 @@ func TestKilledWorkerProcessLosesNoJob(t *testing.T) {
 	survivor.stop(t)
 	late.stop(t)
 
+	checkCounts(t, s)
 	total, completed, retried := attemptCounts(t, s)
 	if total != n || completed != n {
 		t.Fatalf("after the crash: %d jobs, %d completed; want all %d completed", total, completed, n)

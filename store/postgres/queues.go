@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/doubleboiler/boiler/store"
@@ -16,18 +18,58 @@ const pauseSQL = `INSERT INTO {schema}.paused_queues (name) VALUES ($1) ON CONFL
 
 const resumeSQL = `DELETE FROM {schema}.paused_queues WHERE name = $1`
 
-// statsSQL counts jobs per queue and state, a due scheduled or retryable
-// job counting as available, then lists the paused queues.
+// compactCountsSQL folds the count deltas into queue_counts (see
+// migration 003). It is derived data, so it commits without waiting for
+// the disk: a crash loses the compaction or not, and never a count.
+const compactCountsSQL = `SELECT {schema}.compact_queue_counts(), set_config('synchronous_commit', 'off', true)`
+
+// statsSQL reads QueueStats in one snapshot, as rows of (what, queue,
+// state, n, at):
+//
+//   - count: the jobs of a state, queue_counts plus the deltas not yet
+//     compacted (migration 003);
+//   - due: scheduled or retryable jobs already due at $1, which count as
+//     available, and the earliest RunAt among them (through jobs_due_idx);
+//   - oldest: the earliest RunAt among a queue's available jobs, read at
+//     the start of jobs_fetch_idx's range for each of the queue's
+//     priorities (a loose index scan: one seek per distinct priority);
+//   - paused: a paused queue.
 const statsSQL = `
-SELECT queue, state, count(*), min(run_at), false
-FROM (
-	SELECT queue, run_at,
-		CASE WHEN state IN ('scheduled', 'retryable') AND run_at <= $1 THEN 'available' ELSE state END AS state
-	FROM {schema}.jobs
-) AS j
+WITH counts AS (
+	SELECT queue, state, sum(n)::bigint AS n
+	FROM (
+		SELECT queue, state, n FROM {schema}.queue_counts
+		UNION ALL
+		SELECT queue, state, n FROM {schema}.queue_count_deltas
+	) AS c
+	GROUP BY queue, state
+	HAVING sum(n) <> 0
+)
+SELECT 'count', queue, state, n, NULL::timestamptz FROM counts
+UNION ALL
+SELECT 'due', queue, state, count(*), min(run_at) FROM {schema}.jobs
+WHERE state IN ('scheduled', 'retryable') AND run_at <= $1
 GROUP BY queue, state
 UNION ALL
-SELECT name, NULL, 0, NULL, true FROM {schema}.paused_queues`
+SELECT 'oldest', c.queue, NULL, 0, o.run_at
+FROM counts AS c
+CROSS JOIN LATERAL (
+	WITH RECURSIVE prio(p) AS (
+		SELECT max(priority) FROM {schema}.jobs
+		WHERE queue = c.queue AND state = 'available'
+		UNION ALL
+		SELECT (SELECT max(priority) FROM {schema}.jobs
+			WHERE queue = c.queue AND state = 'available' AND priority < prio.p)
+		FROM prio WHERE prio.p IS NOT NULL
+	)
+	SELECT min((SELECT j.run_at FROM {schema}.jobs AS j
+		WHERE j.queue = c.queue AND j.state = 'available' AND j.priority = prio.p
+		ORDER BY j.run_at LIMIT 1)) AS run_at
+	FROM prio WHERE prio.p IS NOT NULL
+) AS o
+WHERE c.state = 'available'
+UNION ALL
+SELECT 'paused', name, NULL, 0, NULL FROM {schema}.paused_queues`
 
 // QueuePause stops fetches from queue. See store.Store.
 func (s *Store) QueuePause(ctx context.Context, queue string) error {
@@ -60,13 +102,25 @@ func (s *Store) QueueResume(ctx context.Context, queue string) error {
 }
 
 // QueueStats describes every queue with jobs or paused. See store.Store.
+// Its cost does not grow with the number of jobs (see statsSQL), except
+// for due scheduled and retryable jobs not fetched yet.
 func (s *Store) QueueStats(ctx context.Context, params *store.QueueStatsParams) ([]*store.QueueStat, error) {
 	if params == nil {
 		return nil, errors.New("queue stats: nil params")
 	}
 	var stats []*store.QueueStat
 	err := s.retry(ctx, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, s.stmt.stats, params.Now)
+		// One round trip, one implicit transaction: the read sees the
+		// compaction's result.
+		batch := &pgx.Batch{}
+		batch.Queue(s.stmt.compactCounts)
+		batch.Queue(s.stmt.stats, params.Now)
+		br := s.pool.SendBatch(ctx, batch)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("compacting the counts: %w", err)
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
@@ -83,25 +137,33 @@ func (s *Store) QueueStats(ctx context.Context, params *store.QueueStatsParams) 
 			}
 			return st
 		}
+		oldest := func(st *store.QueueStat, at time.Time) {
+			if !at.IsZero() && (st.OldestAvailableAt.IsZero() || at.Before(st.OldestAvailableAt)) {
+				st.OldestAvailableAt = at
+			}
+		}
 		for rows.Next() {
 			var (
-				name   string
-				state  pgtype.Text
-				count  int64
-				oldest pgtype.Timestamptz
-				paused bool
+				what, name string
+				state      pgtype.Text
+				n          int64
+				at         pgtype.Timestamptz
 			)
-			if err := rows.Scan(&name, &state, &count, &oldest, &paused); err != nil {
+			if err := rows.Scan(&what, &name, &state, &n, &at); err != nil {
 				return err
 			}
 			st := stat(name)
-			if paused {
+			switch what {
+			case "count":
+				st.Counts[store.State(state.String)] += n
+			case "due":
+				st.Counts[store.State(state.String)] -= n
+				st.Counts[store.StateAvailable] += n
+				oldest(st, fromTimestamptz(at))
+			case "oldest":
+				oldest(st, fromTimestamptz(at))
+			case "paused":
 				st.Paused = true
-				continue
-			}
-			st.Counts[store.State(state.String)] = count
-			if store.State(state.String) == store.StateAvailable {
-				st.OldestAvailableAt = fromTimestamptz(oldest)
 			}
 		}
 		if err := rows.Err(); err != nil {

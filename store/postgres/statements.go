@@ -11,7 +11,7 @@ type statements struct {
 	fetch, setState, heartbeat, rescue                string
 	get, cancel, retry, delete, deleteFinalized       string
 	pause, resume, stats                              string
-	getMany                                           string
+	getMany, compactCounts                            string
 	lockDeps, setWaiting, addDeps, notify, finishDeps string
 }
 
@@ -54,6 +54,7 @@ func newStatements(quoted string, synchronousAcks bool) statements {
 		resume:          fill(resumeSQL, ""),
 		stats:           fill(statsSQL, ""),
 		getMany:         fill(getManySQL, ""),
+		compactCounts:   fill(compactCountsSQL, ""),
 		lockDeps:        fill(lockDepsSQL, ""),
 		setWaiting:      fill(setWaitingSQL, ""),
 		addDeps:         fill(addDepsSQL, ""),

@@ -315,6 +315,7 @@ func TestSeveralPoolsDrainAQueueExactlyOnce(t *testing.T) {
 	if len(seen) != total || len(stats) != 1 || stats[0].Counts[store.StateCompleted] != total {
 		t.Fatalf("leased %d distinct jobs, stats %+v; want all %d completed", len(seen), stats, total)
 	}
+	checkCounts(t, stores[0])
 }
 
 // The URL's boiler_ parameters are read and removed; the driver's own
