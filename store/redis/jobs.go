@@ -52,9 +52,13 @@ func (s *Store) JobInsertMany(ctx context.Context, params *store.JobInsertManyPa
 	return results, nil
 }
 
-// insertFields is how many script arguments describe one job (see
-// lua/insertjobs.lua).
-const insertFields = 15
+// insertFields is how many script arguments describe a plain job, and
+// insertExtraFields how many more a job with a workflow, RunOnFailure or
+// dependencies has (see lua/insertjobs.lua).
+const (
+	insertFields      = 12
+	insertExtraFields = 4
+)
 
 // appendInsertArgs appends the script arguments of job i of an insert. It
 // refuses an After index that is not an earlier entry.
@@ -67,6 +71,11 @@ func appendInsertArgs(args []any, i int, p *store.JobInsertParams, params *store
 	until, err := encodeOptionalTime(p.UniqueUntil, "UniqueUntil")
 	if err != nil {
 		return nil, err
+	}
+	args = append(args, p.Kind, p.Queue, p.Priority, -p.Priority, string(p.Args), p.MaxAttempts,
+		int64(p.Timeout), string(state), runAt, p.UniqueKey, until)
+	if p.Workflow == "" && !p.RunOnFailure && len(p.After) == 0 && len(p.AfterIDs) == 0 {
+		return append(args, ""), nil
 	}
 	rof := ""
 	if p.RunOnFailure {
@@ -88,9 +97,7 @@ func appendInsertArgs(args []any, i int, p *store.JobInsertParams, params *store
 		}
 		afterIDs = strconv.AppendInt(afterIDs, id, 10)
 	}
-	return append(args, p.Kind, p.Queue, p.Priority, -p.Priority, string(p.Args), p.MaxAttempts,
-		int64(p.Timeout), string(state), runAt, p.UniqueKey, until, p.Workflow, rof,
-		string(after), string(afterIDs)), nil
+	return append(args, "1", p.Workflow, rof, string(after), string(afterIDs)), nil
 }
 
 // insertError interprets the insert script's error: a dependency that

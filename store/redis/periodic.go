@@ -111,7 +111,7 @@ func (s *Store) PeriodicFire(ctx context.Context, params *store.PeriodicFirePara
 	if err != nil {
 		return nil, fmt.Errorf("firing periodic job %q: %w", params.Name, err)
 	}
-	args := make([]any, 0, 4+insertFields)
+	args := make([]any, 0, 4+insertFields+insertExtraFields)
 	args = append(args, params.Name, tick, next, now)
 	if params.Job != nil {
 		one := &store.JobInsertManyParams{Jobs: []*store.JobInsertParams{params.Job}, Now: params.Now}

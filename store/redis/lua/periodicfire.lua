@@ -9,7 +9,7 @@ local k = P .. 'periodic:' .. name
 if redis.call('EXISTS', k) == 0 then return redis.error_reply('BOILER_NOTFOUND') end
 local last = redis.call('HGET', k, 'last_tick')
 if last and last ~= '' and last >= tick then return { 0 } end
-if #ARGV == 4 then
+if #ARGV == 4 then -- no job: a skipped tick
   redis.call('HSET', k, 'last_tick', tick, 'next_tick', next_tick)
   return { 1 }
 end
