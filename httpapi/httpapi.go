@@ -70,10 +70,9 @@ type Options struct {
 	// Client is the job queue the API serves. Required.
 	Client *boiler.Client
 	// Store is the client's store, for what the Client does not offer:
-	// the worker registry (/api/workers), periodic jobs (/api/periodic)
-	// and the states of a job's dependencies. Default nil: /api/workers
-	// is an empty list with a note, /api/periodic is 501, and a job's
-	// detail lacks its dependencies' states.
+	// the worker registry (/api/workers) and the states of a job's
+	// dependencies. Default nil: /api/workers is an empty list with a
+	// note, and a job's detail lacks its dependencies' states.
 	Store Store
 	// Logger receives a line per failed request (5xx). Default: discard.
 	Logger *slog.Logger
@@ -115,9 +114,6 @@ type Options struct {
 type Store interface {
 	JobGetMany(ctx context.Context, ids []int64) ([]*store.Job, error)
 	WorkerList(ctx context.Context) ([]*store.WorkerInfo, error)
-	PeriodicList(ctx context.Context) ([]*store.PeriodicJob, error)
-	PeriodicUpsert(ctx context.Context, p *store.PeriodicJob) (*store.PeriodicJob, error)
-	PeriodicDelete(ctx context.Context, name string) error
 }
 
 // withDefaults returns a copy of o with its zero fields filled, or an

@@ -18,9 +18,6 @@ import (
 // maxPeriodicNameLen bounds a periodic job's name.
 const maxPeriodicNameLen = 200
 
-// SourceAPI is the Source of the periodic jobs made through the API.
-const SourceAPI = "api"
-
 // Periodic is a periodic job as /api/periodic shows it.
 type Periodic struct {
 	Name        string          `json:"name"`
@@ -82,13 +79,9 @@ type periodicListResponse struct {
 }
 
 func (a *api) periodicList(ctx context.Context, _ *emptyRequest) (*periodicListResponse, error) {
-	st, err := a.periodicStore()
+	list, err := a.client.PeriodicList(ctx)
 	if err != nil {
 		return nil, err
-	}
-	list, err := st.PeriodicList(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing periodic jobs: %w", err)
 	}
 	now := a.opts.Clock().UTC()
 	out := &periodicListResponse{Periodic: make([]Periodic, len(list))}
@@ -98,18 +91,13 @@ func (a *api) periodicList(ctx context.Context, _ *emptyRequest) (*periodicListR
 	return out, nil
 }
 
-// periodicStore returns the store of periodic jobs, or a 501 without one.
-func (a *api) periodicStore() (Store, error) {
-	if a.opts.Store == nil {
-		return nil, errorf(http.StatusNotImplemented, "periodic jobs are not available: the API was built without Options.Store")
-	}
-	return a.opts.Store, nil
-}
-
 // POST /api/periodic
 
 // periodicInput is a periodic job to create or replace.
 type periodicInput struct {
+	// Name identifies the job; posting the same name again replaces its
+	// definition. Default: the kind, plus a hash of the args unless they
+	// are {} (as boiler periodic add and WorkerOptions.Periodic do).
 	Name        string          `json:"name"`
 	Spec        string          `json:"spec"`
 	Kind        string          `json:"kind"`
@@ -155,14 +143,16 @@ func validatePeriodicName(name string) error {
 	return nil
 }
 
-// row checks in and turns it into the stored definition; errors name the
-// field.
-func (in *periodicInput) row(now time.Time) (*store.PeriodicJob, error) {
+// job checks in and turns it into the client's periodic job; errors name
+// the field.
+func (in *periodicInput) job() (*boiler.PeriodicJob, error) {
 	bad := func(field, format string, args ...any) error {
 		return errorf(http.StatusBadRequest, "%s: %s", field, fmt.Sprintf(format, args...))
 	}
-	if err := validatePeriodicName(in.Name); err != nil {
-		return nil, bad("name", "%s", err)
+	if in.Name != "" {
+		if err := validatePeriodicName(in.Name); err != nil {
+			return nil, bad("name", "%s", err)
+		}
 	}
 	if _, err := schedule.Parse(in.Spec); err != nil {
 		return nil, bad("spec", "%s", err)
@@ -177,11 +167,10 @@ func (in *periodicInput) row(now time.Time) (*store.PeriodicJob, error) {
 	case in.TimeoutMS < 0:
 		return nil, bad("timeout_ms", "must not be negative, got %d", in.TimeoutMS)
 	}
-	queue := in.Queue
-	if queue == "" {
-		queue = boiler.DefaultQueue
-	} else if err := validateQueueName(queue); err != nil {
-		return nil, bad("queue", "%s", err)
+	if in.Queue != "" {
+		if err := validateQueueName(in.Queue); err != nil {
+			return nil, bad("queue", "%s", err)
+		}
 	}
 	catchUp := store.CatchUp(in.CatchUp)
 	if catchUp == "" {
@@ -193,60 +182,61 @@ func (in *periodicInput) row(now time.Time) (*store.PeriodicJob, error) {
 	// The body decoded, so args are valid JSON; none or null means {}.
 	args := in.Args
 	if s := strings.TrimSpace(string(args)); s == "" || s == "null" {
-		args = json.RawMessage("{}")
+		args = nil
 	}
-	maxAttempts := in.MaxAttempts
-	if maxAttempts == 0 {
-		maxAttempts = boiler.DefaultMaxAttempts
+	p := &boiler.PeriodicJob{
+		Name: in.Name, Spec: in.Spec, Kind: in.Kind, RawArgs: args, CatchUp: catchUp, Source: boiler.PeriodicSourceAPI,
+		Options: &boiler.EnqueueOptions{
+			Queue: in.Queue, Priority: in.Priority, MaxAttempts: in.MaxAttempts,
+			Timeout: time.Duration(in.TimeoutMS) * time.Millisecond,
+		},
 	}
-	return &store.PeriodicJob{
-		Name: in.Name, Spec: strings.TrimSpace(in.Spec), Kind: in.Kind, Args: args, Queue: queue, Priority: in.Priority,
-		MaxAttempts: maxAttempts, Timeout: time.Duration(in.TimeoutMS) * time.Millisecond, CatchUp: catchUp,
-		Source: SourceAPI, CreatedAt: now, UpdatedAt: now,
-	}, nil
+	// Whatever else the library checks, it says with the field's name;
+	// it also gives a job without a name its default one.
+	def, err := p.Definition()
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "%s", err)
+	}
+	p.Name = def.Name
+	return p, nil
 }
 
 func (a *api) periodicCreate(ctx context.Context, req *periodicCreateRequest) (*periodicCreateResponse, error) {
-	st, err := a.periodicStore()
+	p, err := req.job()
 	if err != nil {
 		return nil, err
 	}
-	now := a.opts.Clock().UTC().Truncate(time.Microsecond)
-	row, err := req.row(now)
+	old, err := a.periodicFind(ctx, p.Name)
 	if err != nil {
 		return nil, err
 	}
-	old, err := a.periodicFind(ctx, st, row.Name)
-	if err != nil {
-		return nil, err
-	}
-	if old != nil && old.Source != SourceAPI {
+	if old != nil && old.Source != boiler.PeriodicSourceAPI {
 		return nil, errorf(http.StatusConflict, "name: periodic job %q is declared in %s (source %q): change it there, or pick another name",
-			row.Name, sourceWhere(old.Source), old.Source)
+			p.Name, sourceWhere(old.Source), old.Source)
 	}
-	saved, err := st.PeriodicUpsert(ctx, row)
+	saved, err := a.client.PeriodicUpsert(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("saving periodic job %q: %w", row.Name, err)
+		return nil, err
 	}
-	return &periodicCreateResponse{Periodic: periodicOf(saved, now), replaced: old != nil}, nil
+	return &periodicCreateResponse{Periodic: periodicOf(saved, a.opts.Clock().UTC()), replaced: old != nil}, nil
 }
 
 // sourceWhere names where a periodic job of source was declared.
 func sourceWhere(source string) string {
 	switch source {
-	case "code":
+	case boiler.PeriodicSourceCode:
 		return "the application's code"
-	case "cli":
-		return "a --periodic flag of boiler work"
+	case boiler.PeriodicSourceCLI:
+		return "the command line (boiler work --periodic, boiler periodic add)"
 	}
 	return "another place"
 }
 
 // periodicFind returns the periodic job name, nil if there is none.
-func (a *api) periodicFind(ctx context.Context, st Store, name string) (*store.PeriodicJob, error) {
-	list, err := st.PeriodicList(ctx)
+func (a *api) periodicFind(ctx context.Context, name string) (*store.PeriodicJob, error) {
+	list, err := a.client.PeriodicList(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing periodic jobs: %w", err)
+		return nil, err
 	}
 	for _, p := range list {
 		if p.Name == name {
@@ -274,22 +264,18 @@ func (req *periodicNameRequest) fromRequest(r *http.Request) error {
 }
 
 func (a *api) periodicDelete(ctx context.Context, req *periodicNameRequest) (*Periodic, error) {
-	st, err := a.periodicStore()
-	if err != nil {
-		return nil, err
-	}
-	old, err := a.periodicFind(ctx, st, req.name)
+	old, err := a.periodicFind(ctx, req.name)
 	if err != nil {
 		return nil, err
 	}
 	if old == nil {
 		return nil, periodicNotFound(req.name)
 	}
-	if err := st.PeriodicDelete(ctx, req.name); err != nil {
+	if err := a.client.PeriodicDelete(ctx, req.name); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, periodicNotFound(req.name)
 		}
-		return nil, fmt.Errorf("deleting periodic job %q: %w", req.name, err)
+		return nil, err
 	}
 	p := periodicOf(old, a.opts.Clock().UTC())
 	return &p, nil

@@ -25,11 +25,19 @@ func periodicList(t *testing.T, b *bundle) []httpapi.Periodic {
 	return v.Periodic
 }
 
-func TestPeriodicCreateListReplaceDelete(t *testing.T) {
+func TestPeriodicCreateListReplaceDeleteSQLite(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	_, err := b.store.PeriodicList(context.Background())
-	skipUnsupported(t, "PeriodicList", err)
+	periodicLifecycle(t, setup(t, nil))
+}
+
+func TestPeriodicCreateListReplaceDeletePostgres(t *testing.T) {
+	t.Parallel()
+	periodicLifecycle(t, setupOn(t, openPostgres(t), nil))
+}
+
+// periodicLifecycle creates, lists, replaces, fires and deletes periodic
+// jobs through the API on b's store.
+func periodicLifecycle(t *testing.T, b *bundle) {
 	if got := periodicList(t, b); len(got) != 0 {
 		t.Fatalf("a new store lists %+v", got)
 	}
@@ -69,7 +77,7 @@ func TestPeriodicCreateListReplaceDelete(t *testing.T) {
 		Name: "tidy", Tick: tick, NextTick: tick.Add(24 * time.Hour), Now: b.clock.Now(),
 		Job: &store.JobInsertParams{Kind: "noop", Queue: "low", Args: json.RawMessage(`{}`), MaxAttempts: 3, RunAt: b.clock.Now()},
 	})
-	skipUnsupported(t, "PeriodicFire", err)
+	must(t, "PeriodicFire", err)
 	list := periodicList(t, b)
 	if len(list) != 1 || !list[0].LastTick.Equal(tick) || list[0].LastJobID != fired.Job.ID || list[0].LastJobID == 0 ||
 		!list[0].NextTick.Equal(tick.Add(24*time.Hour)) || list[0].NextComputed {
@@ -103,9 +111,9 @@ func TestPeriodicCreateRejectsBadInputNamingTheField(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	_, err := b.store.PeriodicList(context.Background())
-	skipUnsupported(t, "PeriodicList", err)
+	must(t, "PeriodicList", err)
 	for _, tc := range []struct{ body, want string }{
-		{`{"spec":"@daily","kind":"x"}`, "name: is required"},
+		{`{"name":" ","spec":"@daily","kind":"x"}`, "name: is required"},
 		{`{"name":"a\u0001b","spec":"@daily","kind":"x"}`, "name: \"a\\x01b\" has the control character"},
 		{`{"name":"n","kind":"x"}`, "spec: empty schedule"},
 		{`{"name":"n","spec":"61 * * * *","kind":"x"}`, `spec: schedule "61 * * * *": `},
@@ -138,7 +146,7 @@ func TestPeriodicDeclaredInCodeIsNotReplacedThroughTheAPI(t *testing.T) {
 		Name: "nightly", Spec: "@daily", Kind: "report", Args: json.RawMessage(`{}`), Queue: "default", MaxAttempts: 25,
 		CatchUp: store.CatchUpOnce, Source: "code", CreatedAt: now, UpdatedAt: now,
 	})
-	skipUnsupported(t, "PeriodicUpsert", err)
+	must(t, "PeriodicUpsert", err)
 	msg := b.do("POST", "/api/periodic", `{"name":"nightly","spec":"@hourly","kind":"report"}`).want(t, 409).ErrorMessage(t)
 	if !strings.Contains(msg, "declared in the application's code") {
 		t.Errorf("replacing a periodic job of the code: %q", msg)
@@ -148,6 +156,25 @@ func TestPeriodicDeclaredInCodeIsNotReplacedThroughTheAPI(t *testing.T) {
 	}
 	// Deleting it is allowed (it comes back when its process starts).
 	b.do("DELETE", "/api/periodic/nightly", "").want(t, 200)
+}
+
+func TestPeriodicWithoutANameGetsTheLibrarysDefault(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var p httpapi.Periodic
+	b.do("POST", "/api/periodic", `{"spec":"@hourly","kind":"tidy"}`).want(t, 201).Decode(t, &p)
+	if p.Name != "tidy" {
+		t.Errorf("name %q, want the kind", p.Name)
+	}
+	b.do("POST", "/api/periodic", `{"spec":"@hourly","kind":"tidy","args":{"days":7}}`).want(t, 201).Decode(t, &p)
+	if !strings.HasPrefix(p.Name, "tidy-") || len(p.Name) != len("tidy-")+8 {
+		t.Errorf("name %q, want the kind and a hash of the args", p.Name)
+	}
+	// The same again replaces it.
+	b.do("POST", "/api/periodic", `{"spec":"@daily","kind":"tidy","args":{"days":7}}`).want(t, 200)
+	if list := periodicList(t, b); len(list) != 2 {
+		t.Errorf("list %+v, want the two", list)
+	}
 }
 
 func TestPeriodicDeleteNeedsTheCSRFTokenUnderBasicAuth(t *testing.T) {
