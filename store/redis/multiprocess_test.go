@@ -315,3 +315,66 @@ func TestKilledProcessLosesNoJob(t *testing.T) {
 	}
 	t.Logf("SIGKILL mid-run: %d of %d jobs were leased by the killed worker and delivered again (at most that many ran twice); none lost", held, n)
 }
+
+// Three worker processes complete the dependencies of 300 chords (20 jobs
+// and a callback each) concurrently, their completions batched: every
+// callback runs exactly once, only after all 20 of its dependencies
+// completed, and nothing is left waiting.
+func TestThreeProcessesCountDependenciesExactly(t *testing.T) {
+	t.Parallel()
+	requireMultiProcess(t)
+	const chords, width = 300, 20
+	prefix := testPrefix(t)
+	s := openStoreWithPrefix(t, prefix, "")
+	var callbacks []int64
+	for c := range chords {
+		batch := make([]*store.JobInsertParams, 0, width+1)
+		after := make([]int, width)
+		for i := range width {
+			batch = append(batch, &store.JobInsertParams{
+				Kind: "noop", Queue: "default", Args: json.RawMessage(fmt.Sprintf(`{"c":%d,"i":%d}`, c, i)), MaxAttempts: 25,
+			})
+			after[i] = i
+		}
+		batch = append(batch, &store.JobInsertParams{
+			Kind: "noop", Queue: "default", Args: json.RawMessage(fmt.Sprintf(`{"c":%d}`, c)), MaxAttempts: 25,
+			Workflow: fmt.Sprintf("chord-%d", c), After: after,
+		})
+		res, err := s.JobInsertMany(context.Background(), &store.JobInsertManyParams{Jobs: batch, Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb := res[width].Job; cb.State != store.StateWaiting || cb.DepsLeft != width {
+			t.Fatalf("callback %d inserted %s with DepsLeft %d, want waiting with %d", cb.ID, cb.State, cb.DepsLeft, width)
+		}
+		callbacks = append(callbacks, res[width].Job.ID)
+	}
+	url := withQuery(testURL(), "boiler_prefix="+prefix)
+	workers := []*workerProc{startWorker(t, url), startWorker(t, url), startWorker(t, url)}
+	waitCounts(t, s, workers, 90*time.Second, "all jobs completed", func(c map[store.State]int64) bool {
+		return c[store.StateCompleted] == chords*(width+1)
+	})
+	for _, w := range workers {
+		w.stop(t)
+	}
+	cbs, err := s.JobGetMany(context.Background(), callbacks)
+	if err != nil || len(cbs) != chords {
+		t.Fatalf("JobGetMany of the callbacks: %d jobs, %v", len(cbs), err)
+	}
+	for _, cb := range cbs {
+		deps, err := s.JobGetMany(context.Background(), cb.Deps)
+		if err != nil || len(deps) != width {
+			t.Fatalf("callback %d: JobGetMany of its %d deps: %d jobs, %v", cb.ID, len(cb.Deps), len(deps), err)
+		}
+		if cb.State != store.StateCompleted || cb.Attempt != 1 || cb.DepsLeft != 0 {
+			t.Fatalf("callback %d: state %s, attempt %d, DepsLeft %d; want completed at its first attempt with DepsLeft 0",
+				cb.ID, cb.State, cb.Attempt, cb.DepsLeft)
+		}
+		for _, d := range deps {
+			if d.State != store.StateCompleted || cb.AttemptedAt.Before(d.FinalizedAt) {
+				t.Fatalf("callback %d started at %s, dependency %d is %s, finalized at %s",
+					cb.ID, cb.AttemptedAt.Format(time.RFC3339Nano), d.ID, d.State, d.FinalizedAt.Format(time.RFC3339Nano))
+			}
+		}
+	}
+}
