@@ -24,7 +24,9 @@ package store
 // Counting is exact under concurrency and across processes: when several
 // dependencies of one job finish in the same call, or in concurrent calls,
 // the job is decremented once per dependency and becomes available exactly
-// once. A waiting job is never fetched. JobCancel of a waiting job cancels
+// once. A dependency counts once per waiter, ever: a dependency that is
+// retried (JobRetry) and finishes again does not touch its waiters a second
+// time. A waiting job is never fetched. JobCancel of a waiting job cancels
 // it (and its own dependents, as above); JobRetry of a waiting job makes it
 // available at once, ignoring its dependencies.
 //

@@ -34,6 +34,7 @@ func depsTests() []test {
 		{"DeleteOfUnfinishedDepCancelsWaiters", testDepsDeleteOfUnfinishedDep},
 		{"CancelOfWaitingJob", testDepsCancelWaiting},
 		{"RetryOfWaitingJobRunsItAtOnce", testDepsRetryWaiting},
+		{"RetriedDepCountsOnce", testDepsRetriedDepCountsOnce},
 		{"ChordOfConcurrentCompletionsReleasesOnce", testDepsChordConcurrent},
 	}
 }
@@ -712,4 +713,27 @@ func testDepsChordConcurrent(t *testing.T, s store.Store) {
 		t.Fatalf("chord callback has DepsLeft %d after every dependency completed, want 0", got.DepsLeft)
 	}
 	fetchNone(t, s, at(time.Hour), "callback", "deps")
+}
+
+// "A dependency counts once per waiter, ever": a completed dependency that
+// is retried and completes again does not decrement its waiter again (the
+// waiter would otherwise run before its other dependency finished).
+func testDepsRetriedDepCountsOnce(t *testing.T, s store.Store) {
+	jobs := insertJobs(t, s, at(0), dep(), dep(), waiter(0, 1))
+	a, b, w := jobs[0], jobs[1], jobs[2]
+	deps := []int64{a.ID, b.ID}
+	run := fetchDeps(t, s, at(0))
+	complete(t, s, byID(t, run, a.ID), at(time.Second))
+	wantWaiting(t, "waiter after its first dependency completed", get(t, s, w.ID), deps, 1)
+
+	if _, err := s.JobRetry(t.Context(), &store.JobRetryParams{ID: a.ID, Now: at(2 * time.Second)}); err != nil {
+		t.Fatalf("JobRetry of the completed dependency: %v", err)
+	}
+	again := fetchID(t, s, "dep-worker", at(2*time.Second), a.ID, "deps")
+	complete(t, s, again, at(3*time.Second))
+	wantWaiting(t, "waiter after the retried dependency completed again", get(t, s, w.ID), deps, 1)
+	fetchNone(t, s, at(3*time.Second), "w")
+
+	complete(t, s, byID(t, run, b.ID), at(4*time.Second))
+	wantReleased(t, "waiter after its second dependency completed", get(t, s, w.ID), at(4*time.Second))
 }

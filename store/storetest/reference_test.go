@@ -28,6 +28,7 @@ type refStore struct {
 	workers  map[string]*store.WorkerInfo
 	leaders  map[string]leader
 	periodic map[string]*store.PeriodicJob
+	counted  map[[2]int64]bool // (waiter, dependency) pairs already counted
 	bug      string
 }
 
@@ -41,7 +42,7 @@ func newRefStore(bug string) *refStore {
 	return &refStore{
 		jobs: map[int64]*store.Job{}, paused: map[string]bool{}, subs: map[chan string]struct{}{},
 		workers: map[string]*store.WorkerInfo{}, leaders: map[string]leader{}, periodic: map[string]*store.PeriodicJob{},
-		bug: bug,
+		counted: map[[2]int64]bool{}, bug: bug,
 	}
 }
 
@@ -228,6 +229,11 @@ func (s *refStore) finished(id int64, state store.State, now time.Time, seen map
 		}
 		if w.State != store.StateWaiting && !(s.broken("deps-decrement-not-waiting") && !w.State.Finalized()) {
 			continue
+		}
+		if edge := [2]int64{w.ID, id}; s.counted[edge] && !s.broken("deps-retried-dep-counts-again") {
+			continue
+		} else {
+			s.counted[edge] = true
 		}
 		if state != store.StateCompleted && !s.runOnFailure(w) && !s.broken("deps-failure-counts-as-completion") {
 			s.cancelWaiter(w, id, state, now)

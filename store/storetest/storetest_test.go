@@ -71,6 +71,7 @@ var mutants = []mutant{
 	{"deps-missing-partial-insert", []string{"Deps/MissingAfterIDIsErrorInsertsNothing"}},
 	{"deps-after-self-ok", []string{"Deps/AfterIndexNotEarlierIsErrorInsertsNothing"}},
 	{"deps-waiting-fetchable", []string{"Deps/WaitingIsNeverFetched", "Deps/EachCompletionCountsLastReleasesAtNow"}},
+	{"deps-retried-dep-counts-again", []string{"Deps/RetriedDepCountsOnce"}},
 	{"deps-double-decrement", []string{"Deps/EachCompletionCountsLastReleasesAtNow", "Deps/ChordOfConcurrentCompletionsReleasesOnce"}},
 	{"deps-release-keeps-runat", []string{"Deps/EachCompletionCountsLastReleasesAtNow", "Deps/ReleasedScheduledIfOwnRunAtIsLater"}},
 	{"deps-release-ignores-runat", []string{"Deps/ReleasedScheduledIfOwnRunAtIsLater"}},
