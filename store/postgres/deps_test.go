@@ -24,7 +24,7 @@ func openSecond(t *testing.T, db *testDB) *postgres.Store {
 	return s
 }
 
-// runningJob inserts a job into queue and leases it to owner.
+// runningJob inserts a job into queue and leases it to owner for an hour.
 func runningJob(t *testing.T, s *postgres.Store, queue, owner string, now time.Time) *store.Job {
 	t.Helper()
 	insertOne(t, s, now, job(queue))
@@ -37,27 +37,77 @@ func runningJob(t *testing.T, s *postgres.Store, queue, owner string, now time.T
 	return jobs[0]
 }
 
-// A job inserted waiting for a running job, from one process, while
-// another process ends that job: whichever commits first, the waiting job
-// learns the end (the dependency's row lock orders the two). A lost race
-// would leave it waiting forever.
+// A job inserted waiting for a job, from one process, while another
+// process ends that job (completed or discarded by its worker, cancelled,
+// deleted, or discarded by a rescue): whichever commits first, the waiting
+// job learns the end (the dependency's row lock orders the two). A lost
+// race would leave it waiting forever.
 func TestDepsInsertRacingTheDependencysEnd(t *testing.T) {
 	t.Parallel()
 	s, db := newTestStore(t)
 	other := openSecond(t, db)
 	ctx := t.Context()
 	now := time.Now()
-	for round := range 60 {
-		dep := runningJob(t, s, "deps", "w", now)
-		end := store.StateCompleted
-		if round%3 == 2 {
-			end = store.StateDiscarded
+	ends := []struct {
+		name   string
+		want   store.State // of the waiting job
+		endDep func(dep *store.Job) error
+	}{
+		{"completed", store.StateAvailable, func(dep *store.Job) error {
+			_, err := s.JobSetStateIfRunningMany(ctx, []*store.JobSetStateParams{{
+				ID: dep.ID, Owner: "w", Attempt: dep.Attempt, State: store.StateCompleted, Now: now}})
+			return err
+		}},
+		{"discarded", store.StateCancelled, func(dep *store.Job) error {
+			_, err := s.JobSetStateIfRunningMany(ctx, []*store.JobSetStateParams{{
+				ID: dep.ID, Owner: "w", Attempt: dep.Attempt, State: store.StateDiscarded, Now: now}})
+			return err
+		}},
+		{"cancelled", store.StateCancelled, func(dep *store.Job) error {
+			_, err := s.JobCancel(ctx, &store.JobCancelParams{ID: dep.ID, Now: now})
+			return err
+		}},
+		{"deleted", store.StateCancelled, func(dep *store.Job) error {
+			_, err := s.JobDelete(ctx, dep.ID)
+			return err
+		}},
+		{"rescued out of attempts", store.StateCancelled, func(dep *store.Job) error {
+			// The rescue skips a row the insert holds locked: again until
+			// it takes it.
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				n, err := s.JobRescue(ctx, &store.JobRescueParams{Now: now.Add(2 * time.Hour), Limit: 10})
+				if err != nil || n == 1 {
+					return err
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("job %d not rescued within 10s", dep.ID)
+				}
+			}
+		}},
+	}
+	for round := range 100 {
+		end := ends[round%len(ends)]
+		var dep *store.Job
+		switch end.name {
+		case "cancelled", "deleted":
+			dep = insertOne(t, s, now, job("deps"))
+		default:
+			p := job("deps")
+			p.MaxAttempts = 1
+			insertOne(t, s, now, p)
+			jobs, err := s.JobFetch(ctx, &store.JobFetchParams{
+				Queues: []string{"deps"}, Limit: 1, Owner: "w", Now: now, LeaseExpiresAt: now.Add(time.Hour),
+			})
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("JobFetch: %v (%d jobs)", err, len(jobs))
+			}
+			dep = jobs[0]
 		}
 		var (
 			wg     sync.WaitGroup
 			waiter *store.Job
 			insErr error
-			setErr error
+			endErr error
 		)
 		wg.Go(func() {
 			p := job("after")
@@ -70,27 +120,30 @@ func TestDepsInsertRacingTheDependencysEnd(t *testing.T) {
 			waiter = res[0].Job
 		})
 		wg.Go(func() {
-			_, setErr = s.JobSetStateIfRunningMany(ctx, []*store.JobSetStateParams{{
-				ID: dep.ID, Owner: "w", Attempt: dep.Attempt, State: end, Now: now,
-			}})
+			// Every other round the end starts a little later, so that
+			// each order happens.
+			time.Sleep(time.Duration(round/len(ends)%2) * time.Duration(1+round%3) * time.Millisecond)
+			endErr = end.endDep(dep)
 		})
 		wg.Wait()
-		if insErr != nil || setErr != nil {
-			t.Fatalf("round %d: insert: %v; ending the dependency: %v", round, insErr, setErr)
+		if endErr != nil {
+			t.Fatalf("round %d: ending the dependency (%s): %v", round, end.name, endErr)
+		}
+		if insErr != nil {
+			if end.name == "deleted" && errors.Is(insErr, store.ErrNotFound) {
+				continue // deleted before the insert looked: nothing inserted
+			}
+			t.Fatalf("round %d: inserting the waiting job: %v", round, insErr)
 		}
 		got, err := s.JobGet(ctx, waiter.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := store.StateAvailable
-		if end != store.StateCompleted {
-			want = store.StateCancelled
+		if got.State != end.want || (end.want == store.StateAvailable && got.DepsLeft != 0) {
+			t.Fatalf("round %d: the job waiting for job %d, %s as it was inserted: %s with DepsLeft %d, want %s",
+				round, dep.ID, end.name, got.State, got.DepsLeft, end.want)
 		}
-		if got.State != want || (want == store.StateAvailable && got.DepsLeft != 0) {
-			t.Fatalf("round %d: the job waiting for job %d, which was %s as it was inserted: %s with DepsLeft %d, want %s",
-				round, dep.ID, end, got.State, got.DepsLeft, want)
-		}
-		// Take the released job out of the way of the next round.
+		// Take the waiting job out of the way of the next round.
 		if _, err := s.JobDelete(ctx, waiter.ID); err != nil {
 			t.Fatal(err)
 		}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/doubleboiler/boiler/store"
 )
 
@@ -18,7 +16,9 @@ const getManySQL = `SELECT {columns} FROM {schema}.jobs AS j WHERE id = ANY($1::
 
 // cancelSQL cancels a pending or waiting job, flags a running one, and
 // leaves a finalized one as it is; the second branch returns the unchanged
-// row. The last column says whether the call ended a job with dependents.
+// row. A job it cancels tells the jobs waiting for it (finish_deps, called
+// after the UPDATE locked the row, sees every waiting job inserted
+// meanwhile).
 const cancelSQL = `
 WITH changed AS (
 	UPDATE {schema}.jobs AS j SET
@@ -26,11 +26,13 @@ WITH changed AS (
 		finalized_at = CASE WHEN j.state = 'running' THEN NULL ELSE $2::timestamptz END,
 		cancel_requested = j.state = 'running'
 	WHERE j.id = $1 AND j.state IN ('waiting', 'scheduled', 'available', 'retryable', 'running')
-	RETURNING {columns}, j.has_dependents AND j.state = 'cancelled'
+	RETURNING {columns}, j.has_dependents AND j.state = 'cancelled' AS tell
 )
-SELECT * FROM changed
+SELECT {changed}, CASE WHEN c.tell
+	THEN {schema}.finish_deps(ARRAY[c.id], ARRAY['cancelled'], ARRAY[c.finalized_at]) ELSE 0 END
+FROM changed AS c
 UNION ALL
-SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
+SELECT {columns}, 0 FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
 
 // retrySQL makes a job that is not running available at once; the flag
 // says whether it changed, and the second branch returns a running job
@@ -50,17 +52,19 @@ SELECT *, true FROM changed
 UNION ALL
 SELECT {columns}, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM changed)`
 
-// deleteSQL deletes a job that is not running, like retrySQL. The last
-// column says whether it deleted a job that was not finalized and has
-// dependents (which counts as its cancellation for them).
+// deleteSQL deletes a job that is not running, like retrySQL. A job
+// deleted before it was finalized counts as cancelled for the jobs waiting
+// for it (finish_deps, at $2).
 const deleteSQL = `
 WITH deleted AS (
 	DELETE FROM {schema}.jobs AS j WHERE j.id = $1 AND j.state <> 'running'
-	RETURNING {columns}, true, j.has_dependents AND j.finalized_at IS NULL
+	RETURNING {columns}, j.has_dependents AND j.finalized_at IS NULL AS tell
 )
-SELECT * FROM deleted
+SELECT {changed}, true, CASE WHEN c.tell
+	THEN {schema}.finish_deps(ARRAY[c.id], ARRAY['cancelled'], ARRAY[$2::timestamptz]) ELSE 0 END
+FROM deleted AS c
 UNION ALL
-SELECT {columns}, false, false FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM deleted)`
+SELECT {columns}, false, 0 FROM {schema}.jobs AS j WHERE j.id = $1 AND NOT EXISTS (SELECT 1 FROM deleted)`
 
 // deleteFinalizedSQL deletes a batch of old finalized jobs, skipping any
 // another cleaner is deleting. No ORDER BY: which old jobs go first does
@@ -183,20 +187,10 @@ func (s *Store) JobCancel(ctx context.Context, params *store.JobCancelParams) (*
 		return nil, errors.New("cancelling a job: nil params")
 	}
 	var j *store.Job
-	err := s.retry(ctx, func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var (
-				err  error
-				tell bool
-			)
-			j, err = scanJob(tx.QueryRow(ctx, s.stmt.cancel, params.ID, params.Now), &tell)
-			if err != nil || !tell {
-				return err
-			}
-			var e ended
-			e.add(j.ID, store.StateCancelled, j.FinalizedAt)
-			return e.finish(ctx, s, tx)
-		})
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		var waiters int32
+		j, err = scanJob(s.pool.QueryRow(ctx, s.stmt.cancel, params.ID, params.Now), &waiters)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancelling job %d: %w", params.ID, interpretError(err))
@@ -224,20 +218,10 @@ func (s *Store) JobDelete(ctx context.Context, id int64) (*store.Job, error) {
 		j       *store.Job
 		deleted bool
 	)
-	err := s.retry(ctx, func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var (
-				err  error
-				tell bool
-			)
-			j, err = scanJob(tx.QueryRow(ctx, s.stmt.delete, id), &deleted, &tell)
-			if err != nil || !tell {
-				return err
-			}
-			var e ended
-			e.add(j.ID, store.StateCancelled, time.Now().UTC())
-			return e.finish(ctx, s, tx)
-		})
+	err := s.retry(ctx, func(ctx context.Context) (err error) {
+		var waiters int32
+		j, err = scanJob(s.pool.QueryRow(ctx, s.stmt.delete, id, time.Now().UTC()), &deleted, &waiters)
+		return err
 	})
 	switch {
 	case err != nil:

@@ -31,7 +31,7 @@ func newStatements(quoted string, synchronousAcks bool) statements {
 	if synchronousAcks {
 		async = ""
 	}
-	r := strings.NewReplacer("{schema}", quoted, "{columns}", columns, "{async}", async)
+	r := strings.NewReplacer("{schema}", quoted, "{columns}", columns, "{changed}", jobColumns("c"), "{async}", async)
 	fill := func(tmpl, conflict string) string {
 		return r.Replace(strings.ReplaceAll(tmpl, "{conflict}", conflict))
 	}

@@ -41,11 +41,13 @@ CREATE TABLE {schema}.job_deps (
 );
 
 -- finish_deps updates the jobs waiting for jobs that just ended: p_ids
--- ended in p_states (a deletion counts as cancelled) at p_nows. It runs
--- in the transaction that ended them, as its own statement (a VOLATILE
--- function's statements each take a fresh snapshot), so it sees the
--- job_deps rows of every insert that committed while the ending statement
--- waited for the dependency's row lock.
+-- ended in p_states (a deletion counts as cancelled) at p_nows, and returns
+-- how many waiting jobs it changed. It runs in the transaction that ended
+-- them, after the ending statement locked their rows: called by a later
+-- statement, or by the ending statement itself (a VOLATILE function's
+-- statements each take a fresh snapshot), it sees the job_deps rows of
+-- every insert that committed while the ending statement waited for the
+-- dependency's row lock.
 --
 -- Each waiting job is decremented once per job_deps row deleted for it,
 -- so two of its dependencies ending in one call count twice; the UPDATE
@@ -56,7 +58,7 @@ CREATE TABLE {schema}.job_deps (
 -- jobs that have dependents. Jobs that become available wake the
 -- listeners of their queue, as an insert does.
 CREATE FUNCTION {schema}.finish_deps(p_ids bigint[], p_states text[], p_nows timestamptz[])
-RETURNS void
+RETURNS integer
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -70,6 +72,8 @@ DECLARE
 	v_failed_states text[];
 	v_queues       text[];
 	v_channel      text;
+	v_changed      integer := 0;
+	v_round        integer;
 BEGIN
 	WHILE cardinality(v_ids) > 0 LOOP
 		-- The waiting jobs' rows in job_deps, deleted: each is counted here
@@ -120,9 +124,11 @@ BEGIN
 		)
 		SELECT coalesce(array_agg(id) FILTER (WHERE state = 'cancelled' AND has_dependents), '{}'),
 			coalesce(array_agg(finalized_at) FILTER (WHERE state = 'cancelled' AND has_dependents), '{}'),
-			array_agg(DISTINCT queue) FILTER (WHERE state = 'available')
-		INTO v_ids, v_nows, v_queues
+			array_agg(DISTINCT queue) FILTER (WHERE state = 'available'),
+			count(*)
+		INTO v_ids, v_nows, v_queues, v_round
 		FROM changed;
+		v_changed := v_changed + v_round;
 
 		IF v_queues IS NOT NULL THEN
 			SELECT n.nspname || '.jobs_inserted' INTO v_channel
@@ -132,6 +138,7 @@ BEGIN
 		END IF;
 		v_states := array_fill('cancelled'::text, ARRAY[cardinality(v_ids)]);
 	END LOOP;
+	RETURN v_changed;
 END
 $$;
 
