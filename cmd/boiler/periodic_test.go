@@ -354,7 +354,11 @@ func testPeriodicExactlyOnce(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || list[0].PID != first {
-		t.Fatalf("registry after the clean stops: %+v, want only the killed worker %d", list, first)
+		var entries []string
+		for _, w := range list {
+			entries = append(entries, fmt.Sprintf("%+v", *w))
+		}
+		t.Fatalf("registry after the clean stops: %v, want only the killed worker %d\n%s", entries, first, logs())
 	}
 	if out := logs(); strings.Contains(out, "two schedulers fired the same tick") {
 		t.Fatalf("a unique key caught a second firing (the store's LastTick guard failed):\n%s", out)

@@ -11,6 +11,10 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
+// beatTimeout bounds one beat (and so how long Stop may wait for one in
+// flight).
+const beatTimeout = 2 * time.Second
+
 // RegistryStore is the part of store.Store the registrar uses.
 type RegistryStore interface {
 	WorkerBeat(ctx context.Context, info *store.WorkerInfo) error
@@ -75,7 +79,7 @@ func (r *Registrar) Start(ctx context.Context) error { return r.loop.Start(ctx, 
 // vanishes from the list at once rather than when it goes stale).
 func (r *Registrar) Stop() {
 	r.loop.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if _, err := r.p.Store.WorkerDelete(ctx, &store.WorkerDeleteParams{ID: r.id}); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		r.p.Logger.Warn("removing this worker from the worker registry; it goes when its entry is stale", slog.Any("error", err))
@@ -109,7 +113,11 @@ func (r *Registrar) run(ctx context.Context) {
 // beat records the entry; it returns whether it failed, and logs a
 // failure only after a success (or the first), and a recovery.
 func (r *Registrar) beat(parent context.Context, failing bool) bool {
-	ctx, cancel := context.WithTimeout(parent, r.p.Interval)
+	// Stop does not cancel a beat in flight but waits for it: a cancelled
+	// write may still land in the store (PostgreSQL finishes a statement
+	// whose cancel request arrives late), after Stop's delete, and leave
+	// a stopped worker listed until it goes stale.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), min(r.p.Interval, beatTimeout))
 	defer cancel()
 	info := *r.p.Info()
 	info.ID = r.id

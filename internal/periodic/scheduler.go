@@ -37,7 +37,7 @@ const (
 	DefaultUniqueFor   = time.Hour
 	retryMin           = time.Second
 	retryMax           = 30 * time.Second
-	resignTimeout      = 2 * time.Second
+	resignTimeout      = time.Second
 )
 
 // Store is the part of store.Store the scheduler uses.
