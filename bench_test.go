@@ -148,6 +148,18 @@ func (s *overheadStore) JobHeartbeat(context.Context, *store.JobHeartbeatParams)
 	return &store.JobHeartbeatResult{}, nil
 }
 
+func (s *overheadStore) WorkerBeat(context.Context, *store.WorkerInfo) error { return nil }
+
+func (s *overheadStore) WorkerDelete(context.Context, *store.WorkerDeleteParams) (int, error) {
+	return 0, nil
+}
+
+func (s *overheadStore) LeaderElect(context.Context, *store.LeaderElectParams) (bool, error) {
+	return false, nil
+}
+
+func (s *overheadStore) LeaderResign(context.Context, *store.LeaderResignParams) error { return nil }
+
 func (s *overheadStore) JobRescue(context.Context, *store.JobRescueParams) (int, error) {
 	return 0, nil
 }

@@ -50,7 +50,7 @@ func TestEnqueueThenStats(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "QUEUE") {
 		t.Fatalf("stats table:\n%s\nwant a header and two queues", table)
 	}
-	for i, want := range [][]string{{"default", "2", "1", "0"}, {"low", "0", "2500", "0"}} {
+	for i, want := range [][]string{{"default", "0", "2", "1", "0"}, {"low", "0", "0", "2500", "0"}} {
 		if fields := strings.Fields(lines[i+1]); len(fields) < len(want) || !slices.Equal(fields[:len(want)], want) {
 			t.Errorf("stats line %q, want it to start with %q", lines[i+1], want)
 		}

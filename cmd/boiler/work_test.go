@@ -99,7 +99,7 @@ func TestWorkDrainsAndStopsOnSIGTERM(t *testing.T) {
 	}
 	waitExit(t, done, out, 10*time.Second)
 	logs := out.String()
-	for _, want := range []string{"msg=\"boiler work\"", "kinds=fail,noop,sleep", "worker started", "worker stopped"} {
+	for _, want := range []string{"msg=\"boiler work\"", "kinds=double,fail,noop,sleep,sum", "worker started", "worker stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the worker's logs lack %q:\n%s", want, logs)
 		}
