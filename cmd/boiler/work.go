@@ -45,7 +45,7 @@ func newWorkCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "work",
 		Short: "Run a worker with the built-in job kinds until SIGTERM or Ctrl-C",
-		Long: "Work runs a worker pool that handles the built-in kinds (noop, sleep, fail,\n"+
+		Long: "Work runs a worker pool that handles the built-in kinds (noop, sleep, fail,\n" +
 			"double and sum for workflows)\n" +
 			"until it receives SIGTERM or SIGINT. It then stops fetching, lets running jobs\n" +
 			"finish within --shutdown-timeout and puts the others back in the queue.\n" +
