@@ -318,8 +318,11 @@ func TestSIGTERMReleasesUnfinishedJobs(t *testing.T) {
 	}
 	took := time.Since(start)
 	t.Logf("the worker process exited %s after SIGTERM (shutdown timeout %s)", took.Round(time.Millisecond), shutdown)
-	if took > shutdown+time.Second {
-		t.Errorf("the worker process exited %s after SIGTERM, want under %s", took, shutdown+time.Second)
+	// The bound is loose (a loaded CI machine takes a while to start and
+	// stop a process) yet far below the 30 s lease: a worker that waited for
+	// its stuck jobs instead of giving up at the shutdown timeout fails.
+	if limit := shutdown + 10*time.Second; took > limit {
+		t.Errorf("the worker process exited %s after SIGTERM, want under %s", took, limit)
 	}
 	for i, r := range res {
 		j, err := b.client.JobGet(ctx, r.Job.ID)
