@@ -142,52 +142,6 @@ BEGIN
 END
 $$;
 
--- set_states applies a batch of guarded state changes out of running (the
--- statement and its arrays are those of JobSetStateIfRunningMany, see
--- fetch.go) and returns the IDs of the jobs it changed. When some of the
--- jobs it ended have dependents, it calls finish_deps in a statement of its
--- own, in the same transaction; the jobs without dependents (nearly all)
--- cost one array aggregate more than the bare UPDATE.
-CREATE FUNCTION {schema}.set_states(p_ids bigint[], p_owners text[], p_attempts integer[], p_states text[],
-	p_nows timestamptz[], p_run_ats timestamptz[], p_errors text[], p_results text[], p_undo boolean[])
-RETURNS SETOF bigint
-LANGUAGE plpgsql
-AS $$
-DECLARE
-	v_done   bigint[];
-	v_ended  bigint[];
-	v_states text[];
-	v_nows   timestamptz[];
-BEGIN
-	WITH changed AS (
-		UPDATE {schema}.jobs AS j SET
-			state = p.state,
-			attempt = CASE WHEN p.undo THEN j.attempt - 1 ELSE j.attempt END,
-			run_at = CASE WHEN p.state IN ('available', 'scheduled', 'retryable') THEN p.run_at ELSE j.run_at END,
-			finalized_at = CASE WHEN p.state IN ('completed', 'discarded', 'cancelled') THEN p.now END,
-			errors = CASE WHEN p.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(p.error::jsonb) END,
-			result = COALESCE(p.result::json, j.result),
-			lease_owner = NULL,
-			lease_expires_at = NULL
-		FROM unnest(p_ids, p_owners, p_attempts, p_states, p_nows, p_run_ats, p_errors, p_results, p_undo)
-			AS p(id, owner, attempt, state, now, run_at, error, result, undo)
-		WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
-		RETURNING j.id, j.state, j.finalized_at, j.has_dependents
-	)
-	SELECT array_agg(id),
-		array_agg(id) FILTER (WHERE has_dependents AND finalized_at IS NOT NULL),
-		array_agg(state) FILTER (WHERE has_dependents AND finalized_at IS NOT NULL),
-		array_agg(finalized_at) FILTER (WHERE has_dependents AND finalized_at IS NOT NULL)
-	INTO v_done, v_ended, v_states, v_nows
-	FROM changed;
-
-	IF v_ended IS NOT NULL THEN
-		PERFORM {schema}.finish_deps(v_ended, v_states, v_nows);
-	END IF;
-	RETURN QUERY SELECT unnest(v_done);
-END
-$$;
-
 -- The worker processes, as their last heartbeat described them.
 CREATE TABLE {schema}.workers (
 	id           text        PRIMARY KEY,
