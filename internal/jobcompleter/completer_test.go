@@ -104,6 +104,16 @@ func TestCompleterBatchesBySizeAndDelay(t *testing.T) {
 		c.Add(completed(j))
 	}
 	waitState(t, s, jobs[9].ID, store.StateCompleted)
+	// flushAll drains whatever arrives while it writes (those outcomes have
+	// waited already), so the lone outcome must come after the flush loop
+	// went back to waiting: Pending at 0, then a moment for the loop's
+	// final empty check.
+	for deadline := time.Now().Add(10 * time.Second); c.Pending() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outcomes still pending after the full batch", c.Pending())
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
 	c.Add(completed(jobs[10])) // a partial batch: flushed after the delay
 	start := time.Now()
 	waitState(t, s, jobs[10].ID, store.StateCompleted)
