@@ -105,4 +105,12 @@ func TestCountsMigrateAndCompact(t *testing.T) {
 		t.Fatalf("QueueStats after deleting queue b's jobs: %d queues, %v; want only a", len(stats), err)
 	}
 	checkCounts(t, s)
+	// TRUNCATE by hand empties the counts.
+	if _, err := s.Pool().Exec(ctx, "TRUNCATE "+db.Schema+".jobs"); err != nil {
+		t.Fatal(err)
+	}
+	if stats, err = s.QueueStats(ctx, &store.QueueStatsParams{Now: now}); err != nil || len(stats) != 0 {
+		t.Fatalf("QueueStats after TRUNCATE: %d queues, %v; want none", len(stats), err)
+	}
+	checkCounts(t, s)
 }

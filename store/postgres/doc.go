@@ -9,11 +9,12 @@
 // # Tables
 //
 // Migrate creates a schema (Options.Schema, default "boiler") holding the
-// jobs table, the paused queues and the applied migration versions. The
-// migrations are embedded SQL files applied in one transaction under an
-// advisory lock, so containers starting together migrate once. Stores in
-// different schemas are independent queues: the tests give each test a
-// schema of its own.
+// jobs table, who waits for whom (job_deps), the per-queue counts, the
+// paused queues, the worker registry, the leader leases, the periodic jobs
+// and the applied migration versions. The migrations are embedded SQL
+// files applied in one transaction under an advisory lock, so containers
+// starting together migrate once. Stores in different schemas are
+// independent queues: the tests give each test a schema of its own.
 //
 // # How the Store methods map to SQL
 //
@@ -27,6 +28,22 @@
 //     key of a stale holder (finalized, or past its window) takes the key
 //     from it. JobInsertManyTx does the same inside the caller's pgx.Tx, so
 //     a job exists if and only if the caller's transaction commits.
+//   - Dependencies (store.DepsPolicy): a job with After or AfterIDs is
+//     inserted waiting, then, in the same transaction, its dependencies'
+//     rows are locked and marked has_dependents, the unfinished ones are
+//     counted (deps_left) and recorded in job_deps. Every statement that
+//     ends jobs (outcomes, rescue, cancel, delete) hands those with
+//     has_dependents to finish_deps in its own transaction, which
+//     decrements, releases or cancels the waiting jobs under their row
+//     locks, down a chain. Jobs nobody waits for pay nothing.
+//   - QueueStats reads counts kept per queue and state: statement triggers
+//     append each statement's net change to a delta table that nothing
+//     locks (a counter row per state would serialize the workers), and
+//     QueueStats and JobRescue fold the deltas in. Its cost does not grow
+//     with the number of jobs.
+//   - LeaderElect is one upsert whose WHERE lets it take only a free,
+//     expired or own lease; PeriodicFire claims its tick with a
+//     conditional UPDATE in the transaction that inserts the tick's job.
 //   - Times are timestamptz (microseconds); pgx.ErrNoRows becomes
 //     store.ErrNotFound in one place.
 //

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/doubleboiler/boiler/store"
 )
@@ -137,15 +140,41 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
+	var (
+		quoted      []string
+		final       bool // only finalized states
+		indexed     bool // only states with a partial index of their own
+		finalStates []string
+	)
 	if len(params.States) > 0 {
-		states := make([]string, len(params.States))
+		// The states are written into the statement, not passed as a
+		// parameter, so that the planner sees which partial index holds
+		// them (a generic plan could not tell); they are checked names.
+		quoted = make([]string, len(params.States))
+		running, pending, waiting := true, true, true
+		final = true
 		for i, st := range params.States {
 			if !st.Valid() {
 				return nil, fmt.Errorf("listing jobs: States[%d] %q is not a state", i, st)
 			}
-			states[i] = string(st)
+			quoted[i] = "'" + string(st) + "'"
+			final = final && st.Finalized()
+			running = running && st == store.StateRunning
+			pending = pending && st.Pending()
+			waiting = waiting && st == store.StateWaiting
 		}
-		add("j.state = ANY($%d::text[])", states)
+		switch {
+		case final:
+			finalStates = slices.Compact(slices.Sorted(slices.Values(quoted)))
+		case running:
+			// Running jobs, and only they, hold a lease: a fact the
+			// planner cannot know, which lets it read them from
+			// jobs_lease_idx.
+			where = append(where, "j.state = 'running' AND j.lease_expires_at IS NOT NULL")
+		default:
+			where = append(where, "j.state IN ("+strings.Join(quoted, ", ")+")")
+		}
+		indexed = running || pending || waiting
 	}
 	if params.Queue != "" {
 		add("j.queue = $%d", params.Queue)
@@ -159,16 +188,44 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 	if params.BeforeID != 0 {
 		add("j.id < $%d", params.BeforeID)
 	}
-	query := "SELECT " + s.stmt.columns + " FROM " + s.quoted + ".jobs AS j"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
 	args = append(args, params.Limit)
-	query += fmt.Sprintf(" ORDER BY j.id DESC LIMIT $%d", len(args))
+	limit := fmt.Sprintf(" LIMIT $%d", len(args))
+	from := "SELECT " + s.stmt.columns + " FROM " + s.quoted + ".jobs AS j"
+	var query string
+	switch {
+	case final:
+		query = s.listFinalizedSQL(from, where, finalStates, limit)
+	case indexed:
+		query = s.listByStateSQL(from, where, quoted, limit)
+	default:
+		query = from
+		if len(where) > 0 {
+			query += " WHERE " + strings.Join(where, " AND ")
+		}
+		query += " ORDER BY j.id DESC" + limit
+	}
 
 	var jobs []*store.Job
 	err := s.retry(ctx, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, query, args...)
+		var (
+			rows pgx.Rows
+			err  error
+		)
+		if !indexed {
+			rows, err = s.pool.Query(ctx, query, args...)
+		} else {
+			// One round trip, one implicit transaction: the setting
+			// lasts until the list's end (see listByStateSQL).
+			batch := &pgx.Batch{}
+			batch.Queue(noSeqScanSQL)
+			batch.Queue(query, args...)
+			br := s.pool.SendBatch(ctx, batch)
+			defer br.Close()
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			rows, err = br.Query()
+		}
 		if err != nil {
 			return err
 		}
@@ -179,6 +236,68 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 		return nil, fmt.Errorf("listing jobs: %w", err)
 	}
 	return jobs, nil
+}
+
+// noSeqScanSQL keeps the planner from walking the whole jobs table for the
+// rest of the transaction; see listByStateSQL. Bitmap scans go too: a
+// plain index scan marks the entries of dead rows it meets (jobs_lease_idx
+// holds one per job that ever ran, until a vacuum), so the next list skips
+// them, where a bitmap scan visits them all again (50 ms for 200,000).
+// And JIT compilation: the penalty that disables sequential scans makes
+// every plan look dear enough to compile, which took 120 ms.
+const noSeqScanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+	set_config('jit', 'off', true)`
+
+// listFinalizedSQL is JobList's statement for finalized states: a page per
+// state, each read newest first from jobs_finalized_list_idx (state, id),
+// then merged. Walking jobs_pkey instead would first pass every pending job
+// above the finalized ones, and the planner cannot be trusted to see that
+// (its statistics lag behind a queue's bursts).
+func (s *Store) listFinalizedSQL(from string, where, states []string, limit string) string {
+	parts := make([]string, len(states))
+	for i, st := range states {
+		cond := append([]string{"j.state = " + st, "j.finalized_at IS NOT NULL"}, where...)
+		parts[i] = "(" + from + " WHERE " + strings.Join(cond, " AND ") + " ORDER BY j.id DESC" + limit + ")"
+	}
+	return "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS page ORDER BY id DESC" + limit
+}
+
+// rareStateJobs is how many jobs of the listed states, at most, make
+// JobList read them all from their partial index and sort them, rather
+// than walk the newest jobs until enough match.
+const rareStateJobs = 10_000
+
+// listByStateSQL is JobList's statement when it filters by state. Newest
+// first, walking jobs_pkey down and keeping the rows that match, is right
+// when the states are common, and very wrong when they are rare (a page of
+// the 100 running jobs below a backlog of 800,000 available ones walks the
+// whole backlog). The planner can only tell the two apart from statistics,
+// which lag behind a queue's bursts (a table filled a minute ago has none),
+// so the statement asks the kept counts (migration 003) instead: it holds
+// both plans, each behind a one-time filter on the count of the states, and
+// runs one. In the rare branch, ORDER BY j.id + 0 takes jobs_pkey's order
+// away, and sequential scans are off (noSeqScanSQL: without statistics, a
+// partial index bloated by the leases of jobs long finished looked dearer
+// than reading every job), so the planner reads the matching rows through
+// the states' partial index and sorts them. Only states with a partial
+// index of their own come here: running (jobs_lease_idx), pending
+// (jobs_fetch_idx, jobs_due_idx) and waiting (jobs_waiting_idx).
+func (s *Store) listByStateSQL(from string, where, states []string, limit string) string {
+	cond := strings.Join(where, " AND ")
+	return fmt.Sprintf(`
+WITH n AS (
+	SELECT coalesce(sum(n), 0) AS n FROM (
+		SELECT n FROM %[1]s.queue_counts WHERE state IN (%[2]s)
+		UNION ALL
+		SELECT n FROM %[1]s.queue_count_deltas WHERE state IN (%[2]s)
+	) AS c
+)
+SELECT * FROM (
+	(%[3]s WHERE %[4]s AND (SELECT n FROM n) <= %[5]d ORDER BY j.id + 0 DESC%[6]s)
+	UNION ALL
+	(%[3]s WHERE %[4]s AND (SELECT n FROM n) > %[5]d ORDER BY j.id DESC%[6]s)
+) AS page
+ORDER BY id DESC`, s.quoted, strings.Join(states, ", "), from, cond, rareStateJobs, limit)
 }
 
 // JobCancel cancels a job. See store.Store.

@@ -60,6 +60,16 @@ BEGIN
 END
 $$;
 
+-- TRUNCATE (by hand: the store never truncates) empties the counts too.
+CREATE FUNCTION {schema}.count_jobs_truncated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM {schema}.queue_counts;
+	DELETE FROM {schema}.queue_count_deltas;
+	RETURN NULL;
+END
+$$;
+
 -- The triggers come before the first count: creating them locks out every
 -- writer of jobs until the migration commits, so no change falls between
 -- the count and the triggers.
@@ -77,6 +87,10 @@ CREATE TRIGGER jobs_count_delete
 	AFTER DELETE ON {schema}.jobs
 	REFERENCING OLD TABLE AS old_jobs
 	FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_jobs_deleted();
+
+CREATE TRIGGER jobs_count_truncate
+	AFTER TRUNCATE ON {schema}.jobs
+	FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_jobs_truncated();
 
 INSERT INTO {schema}.queue_counts (queue, state, n)
 SELECT queue, state, count(*) FROM {schema}.jobs GROUP BY queue, state;
