@@ -21,6 +21,12 @@ const resumeSQL = `DELETE FROM {schema}.paused_queues WHERE name = $1`
 // compactCountsSQL folds the count deltas into queue_counts (see
 // migration 003). It is derived data, so it commits without waiting for
 // the disk: a crash loses the compaction or not, and never a count.
+//
+// QueueStats compacts at most once per compactInterval (a dashboard or an
+// autoscaler may poll it many times a second, and each compaction is a
+// write); JobRescue, which every worker runs every half lease, always does.
+// Between compactions the deltas pile up at a few rows per statement that
+// changed jobs, and QueueStats sums them.
 const compactCountsSQL = `SELECT {schema}.compact_queue_counts(), set_config('synchronous_commit', 'off', true)`
 
 // statsSQL reads QueueStats in one snapshot, as rows of (what, queue,
@@ -71,6 +77,18 @@ WHERE c.state = 'available'
 UNION ALL
 SELECT 'paused', name, NULL, 0, NULL FROM {schema}.paused_queues`
 
+// compactInterval is the least time between two compactions of the
+// counts by QueueStats.
+const compactInterval = time.Second
+
+// compactDue reports whether QueueStats should compact the counts now, and
+// if so records that it does.
+func (s *Store) compactDue() bool {
+	now := time.Now().UnixNano()
+	last := s.lastCompact.Load()
+	return now-last >= int64(compactInterval) && s.lastCompact.CompareAndSwap(last, now)
+}
+
 // QueuePause stops fetches from queue. See store.Store.
 func (s *Store) QueuePause(ctx context.Context, queue string) error {
 	if queue == "" {
@@ -109,16 +127,21 @@ func (s *Store) QueueStats(ctx context.Context, params *store.QueueStatsParams) 
 		return nil, errors.New("queue stats: nil params")
 	}
 	var stats []*store.QueueStat
+	compact := s.compactDue()
 	err := s.retry(ctx, func(ctx context.Context) error {
 		// One round trip, one implicit transaction: the read sees the
 		// compaction's result.
 		batch := &pgx.Batch{}
-		batch.Queue(s.stmt.compactCounts)
+		if compact {
+			batch.Queue(s.stmt.compactCounts)
+		}
 		batch.Queue(s.stmt.stats, params.Now)
 		br := s.pool.SendBatch(ctx, batch)
 		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("compacting the counts: %w", err)
+		if compact {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("compacting the counts: %w", err)
+			}
 		}
 		rows, err := br.Query()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,10 @@ type Store struct {
 	stmt     statements
 
 	listener *listener
+
+	// lastCompact is when QueueStats last compacted the counts (Unix
+	// nanoseconds); see compactInterval.
+	lastCompact atomic.Int64
 
 	closeOnce sync.Once
 }
