@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -141,18 +140,15 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
 	var (
-		quoted      []string
-		final       bool // only finalized states
-		indexed     bool // only states with a partial index of their own
-		finalStates []string
+		quoted  []string
+		indexed bool // only states with a partial index of their own
 	)
 	if len(params.States) > 0 {
 		// The states are written into the statement, not passed as a
 		// parameter, so that the planner sees which partial index holds
 		// them (a generic plan could not tell); they are checked names.
 		quoted = make([]string, len(params.States))
-		running, pending, waiting := true, true, true
-		final = true
+		final, running, pending, waiting := true, true, true, true
 		for i, st := range params.States {
 			if !st.Valid() {
 				return nil, fmt.Errorf("listing jobs: States[%d] %q is not a state", i, st)
@@ -163,18 +159,18 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 			pending = pending && st.Pending()
 			waiting = waiting && st == store.StateWaiting
 		}
+		where = append(where, "j.state IN ("+strings.Join(quoted, ", ")+")")
+		// Facts the planner cannot know, which let it read the states
+		// from a partial index: finalized jobs, and only they, have a
+		// FinalizedAt (jobs_finalized_idx); running jobs, and only they,
+		// hold a lease (jobs_lease_idx).
 		switch {
 		case final:
-			finalStates = slices.Compact(slices.Sorted(slices.Values(quoted)))
+			where = append(where, "j.finalized_at IS NOT NULL")
 		case running:
-			// Running jobs, and only they, hold a lease: a fact the
-			// planner cannot know, which lets it read them from
-			// jobs_lease_idx.
-			where = append(where, "j.state = 'running' AND j.lease_expires_at IS NOT NULL")
-		default:
-			where = append(where, "j.state IN ("+strings.Join(quoted, ", ")+")")
+			where = append(where, "j.lease_expires_at IS NOT NULL")
 		}
-		indexed = running || pending || waiting
+		indexed = final || running || pending || waiting
 	}
 	if params.Queue != "" {
 		add("j.queue = $%d", params.Queue)
@@ -192,12 +188,9 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 	limit := fmt.Sprintf(" LIMIT $%d", len(args))
 	from := "SELECT " + s.stmt.columns + " FROM " + s.quoted + ".jobs AS j"
 	var query string
-	switch {
-	case final:
-		query = s.listFinalizedSQL(from, where, finalStates, limit)
-	case indexed:
+	if indexed {
 		query = s.listByStateSQL(from, where, quoted, limit)
-	default:
+	} else {
 		query = from
 		if len(where) > 0 {
 			query += " WHERE " + strings.Join(where, " AND ")
@@ -248,54 +241,50 @@ func (s *Store) JobList(ctx context.Context, params *store.JobListParams) ([]*st
 const noSeqScanSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
 	set_config('jit', 'off', true)`
 
-// listFinalizedSQL is JobList's statement for finalized states: a page per
-// state, each read newest first from jobs_finalized_list_idx (state, id),
-// then merged. Walking jobs_pkey instead would first pass every pending job
-// above the finalized ones, and the planner cannot be trusted to see that
-// (its statistics lag behind a queue's bursts).
-func (s *Store) listFinalizedSQL(from string, where, states []string, limit string) string {
-	parts := make([]string, len(states))
-	for i, st := range states {
-		cond := append([]string{"j.state = " + st, "j.finalized_at IS NOT NULL"}, where...)
-		parts[i] = "(" + from + " WHERE " + strings.Join(cond, " AND ") + " ORDER BY j.id DESC" + limit + ")"
-	}
-	return "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS page ORDER BY id DESC" + limit
-}
-
-// rareStateJobs is how many jobs of the listed states, at most, make
-// JobList read them all from their partial index and sort them, rather
-// than walk the newest jobs until enough match.
+// rareStateJobs is how many jobs of the listed states, at most, always
+// make JobList read them all from their partial index and sort them,
+// rather than walk the newest jobs until enough match.
 const rareStateJobs = 10_000
 
-// listByStateSQL is JobList's statement when it filters by state. Newest
-// first, walking jobs_pkey down and keeping the rows that match, is right
-// when the states are common, and very wrong when they are rare (a page of
-// the 100 running jobs below a backlog of 800,000 available ones walks the
-// whole backlog). The planner can only tell the two apart from statistics,
-// which lag behind a queue's bursts (a table filled a minute ago has none),
-// so the statement asks the kept counts (migration 003) instead: it holds
-// both plans, each behind a one-time filter on the count of the states, and
-// runs one. In the rare branch, ORDER BY j.id + 0 takes jobs_pkey's order
-// away, and sequential scans are off (noSeqScanSQL: without statistics, a
+// listByStateSQL is JobList's statement when it filters by states that
+// have a partial index of their own: running (jobs_lease_idx), pending
+// (jobs_fetch_idx, jobs_due_idx), waiting (jobs_waiting_idx) or finalized
+// (jobs_finalized_idx).
+//
+// Walking jobs_pkey down from the newest job and keeping the rows that
+// match costs the number of other jobs above them: nothing for available
+// jobs on top of a backlog, the whole backlog for the 100 running jobs or
+// the completed jobs below it. Reading every row of the states through
+// their partial index and sorting them costs their number. The planner can
+// only tell the two apart from statistics, which lag behind a queue's
+// bursts (a table filled a minute ago has none) and know nothing of where
+// the states lie in ID order, so the statement asks the kept counts
+// (migration 003) instead: it holds both plans, each behind a one-time
+// filter, and runs the sort when the states hold at most rareStateJobs
+// jobs or no more than the other states, else the walk. Either way the
+// cost stays near the smaller of the two sets.
+//
+// In the sort branch, ORDER BY j.id + 0 takes jobs_pkey's order away, and
+// sequential and bitmap scans are off (noSeqScanSQL: without statistics, a
 // partial index bloated by the leases of jobs long finished looked dearer
-// than reading every job), so the planner reads the matching rows through
-// the states' partial index and sorts them. Only states with a partial
-// index of their own come here: running (jobs_lease_idx), pending
-// (jobs_fetch_idx, jobs_due_idx) and waiting (jobs_waiting_idx).
+// than reading every job), so the planner reads the rows through the
+// states' partial index.
 func (s *Store) listByStateSQL(from string, where, states []string, limit string) string {
 	cond := strings.Join(where, " AND ")
 	return fmt.Sprintf(`
 WITH n AS (
-	SELECT coalesce(sum(n), 0) AS n FROM (
-		SELECT n FROM %[1]s.queue_counts WHERE state IN (%[2]s)
+	SELECT coalesce(sum(n) FILTER (WHERE state IN (%[2]s)), 0) AS n, coalesce(sum(n), 0) AS total FROM (
+		SELECT state, n FROM %[1]s.queue_counts
 		UNION ALL
-		SELECT n FROM %[1]s.queue_count_deltas WHERE state IN (%[2]s)
+		SELECT state, n FROM %[1]s.queue_count_deltas
 	) AS c
+), sort AS (
+	SELECT n <= %[5]d OR 2 * n <= total AS sort FROM n
 )
 SELECT * FROM (
-	(%[3]s WHERE %[4]s AND (SELECT n FROM n) <= %[5]d ORDER BY j.id + 0 DESC%[6]s)
+	(%[3]s WHERE %[4]s AND (SELECT sort FROM sort) ORDER BY j.id + 0 DESC%[6]s)
 	UNION ALL
-	(%[3]s WHERE %[4]s AND (SELECT n FROM n) > %[5]d ORDER BY j.id DESC%[6]s)
+	(%[3]s WHERE %[4]s AND NOT (SELECT sort FROM sort) ORDER BY j.id DESC%[6]s)
 ) AS page
 ORDER BY id DESC`, s.quoted, strings.Join(states, ", "), from, cond, rareStateJobs, limit)
 }

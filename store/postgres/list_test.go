@@ -8,10 +8,11 @@ import (
 	"github.com/doubleboiler/boiler/store"
 )
 
-// JobList by state takes one of several statements (per finalized state
-// merged; a common state walked newest first; a rare one read from its
-// partial index and sorted, chosen by the kept counts). Each gives the
-// same pages: newest first, cursor and filters applied.
+// JobList by state runs one of two plans, chosen by the kept counts (a
+// common state walked newest first; a rare one read from its partial
+// index and sorted), or a plain walk for a mix of states without an index
+// of their own. Each gives the same pages: newest first, cursor and
+// filters applied.
 func TestJobListStatementsGiveTheSamePages(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t)

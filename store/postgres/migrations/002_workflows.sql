@@ -182,8 +182,3 @@ CREATE TABLE {schema}.periodic_jobs (
 	last_job_id  bigint
 );
 
--- JobList of finalized jobs, newest first, one state at a time: walking
--- jobs_pkey from the top would first pass every pending job (a backlog of
--- 800,000 available jobs made "completed, newest first" take 155 ms). An
--- entry is added once per job, when it is finalized.
-CREATE INDEX jobs_finalized_list_idx ON {schema}.jobs (state, id) WHERE finalized_at IS NOT NULL;
