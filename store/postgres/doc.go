@@ -41,6 +41,10 @@
 //     locks (a counter row per state would serialize the workers), and
 //     QueueStats and JobRescue fold the deltas in. Its cost does not grow
 //     with the number of jobs.
+//   - JobList by state either walks the newest jobs down jobs_pkey or reads
+//     the states' rows from their partial index and sorts them, whichever
+//     the kept counts say is cheaper (the planner's statistics cannot tell
+//     where a state lies in ID order).
 //   - LeaderElect is one upsert whose WHERE lets it take only a free,
 //     expired or own lease; PeriodicFire claims its tick with a
 //     conditional UPDATE in the transaction that inserts the tick's job.

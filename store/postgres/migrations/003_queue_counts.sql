@@ -27,11 +27,22 @@ CREATE TABLE {schema}.queue_count_deltas (
 	n     bigint NOT NULL
 );
 
-CREATE FUNCTION {schema}.count_jobs_inserted() RETURNS trigger
+-- Inserts are counted by the insert trigger of migration 001, which
+-- already reads the inserted rows to wake listeners: one trigger call and
+-- one pass over the rows per insert, not two. The notification, as
+-- before: one per queue with available jobs, at commit.
+CREATE OR REPLACE FUNCTION {schema}.notify_jobs_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+	v_woken bigint;
 BEGIN
-	INSERT INTO {schema}.queue_count_deltas (queue, state, n)
-	SELECT queue, state, count(*) FROM new_jobs GROUP BY queue, state;
+	WITH c AS (
+		SELECT queue, state, count(*) AS n FROM new_jobs GROUP BY queue, state
+	), counted AS (
+		INSERT INTO {schema}.queue_count_deltas (queue, state, n) SELECT queue, state, n FROM c
+	)
+	SELECT count(pg_notify(TG_TABLE_SCHEMA || '.jobs_inserted', queue)) INTO v_woken
+	FROM c WHERE state = 'available';
 	RETURN NULL;
 END
 $$;
@@ -72,12 +83,8 @@ $$;
 
 -- The triggers come before the first count: creating them locks out every
 -- writer of jobs until the migration commits, so no change falls between
--- the count and the triggers.
-CREATE TRIGGER jobs_count_insert
-	AFTER INSERT ON {schema}.jobs
-	REFERENCING NEW TABLE AS new_jobs
-	FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_jobs_inserted();
-
+-- the count and the triggers (the insert trigger counts from now on too:
+-- the new function is in place, and writers are locked out).
 CREATE TRIGGER jobs_count_update
 	AFTER UPDATE ON {schema}.jobs
 	REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
