@@ -1,21 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/doubleboiler/boiler"
 	"github.com/doubleboiler/boiler/internal/builtin"
@@ -34,8 +27,8 @@ func TestChordAcrossProcesses(t *testing.T) {
 		url  func(t *testing.T) string
 	}{
 		{"sqlite", tempStore},
-		{"postgres", postgresStoreURL},
-		{"redis", redisStoreURL},
+		{"postgres", postgresStore},
+		{"redis", redisStore},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			chordAcrossProcesses(t, tc.url(t))
@@ -150,110 +143,6 @@ func chordAcrossProcesses(t *testing.T, storeURL string) {
 			t.Fatalf("member %d finalized at %s, after the callback started at %s", j.ID, j.FinalizedAt, job.AttemptedAt)
 		}
 	}
-}
-
-// randomName returns prefix and 12 random hex digits.
-func randomName(prefix string) string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-// serviceUnreachable skips t, or fails it under
-// BOILER_TEST_REQUIRE_SERVICES=1.
-func serviceUnreachable(t *testing.T, what string, err error) {
-	t.Helper()
-	if os.Getenv("BOILER_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s is unreachable and BOILER_TEST_REQUIRE_SERVICES=1: %v", what, err)
-	}
-	t.Skipf("%s is unreachable: %v", what, err)
-}
-
-// postgresStoreURL returns the URL of a fresh schema on the test server
-// (BOILER_TEST_POSTGRES_URL), dropped when t ends.
-func postgresStoreURL(t *testing.T) string {
-	t.Helper()
-	server := cmp.Or(os.Getenv("BOILER_TEST_POSTGRES_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
-	if err == nil {
-		err = conn.Ping(ctx)
-		conn.Close(ctx)
-	}
-	if err != nil {
-		serviceUnreachable(t, "PostgreSQL (BOILER_TEST_POSTGRES_URL)", err)
-	}
-	schema := randomName("boiler_wf_")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("boiler_schema", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// redisStoreURL returns the URL of the test server (BOILER_TEST_REDIS_URL)
-// with a fresh key prefix, whose keys are deleted when t ends.
-func redisStoreURL(t *testing.T) string {
-	t.Helper()
-	server := cmp.Or(os.Getenv("BOILER_TEST_REDIS_URL"), "redis://127.0.0.1:6379/0")
-	opts, err := goredis.ParseURL(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	err = c.Ping(ctx).Err()
-	cancel()
-	if err != nil {
-		c.Close()
-		serviceUnreachable(t, "Redis (BOILER_TEST_REDIS_URL)", err)
-	}
-	prefix := randomName("boilertest:wf_") + ":"
-	t.Cleanup(func() {
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("deleting the keys of %s: %v", prefix, err)
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 1000)
-			if err := c.Unlink(ctx, keys[:n]...).Err(); err != nil {
-				t.Errorf("deleting the keys of %s: %v", prefix, err)
-				return
-			}
-			keys = keys[n:]
-		}
-	})
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("boiler_prefix", prefix)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // waitFor polls cond for up to 30 s; on timeout it fails t with what and
