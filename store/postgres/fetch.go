@@ -24,37 +24,30 @@ const fetchSQL = `SELECT {columns} FROM {schema}.fetch_jobs($1, $2, $3, $4, $5) 
 // given owner and attempt change; it returns their IDs. {async} is
 // asyncCommit or nothing.
 //
-// The jobs it ended that have dependents (has_dependents: rare) go to
-// finish_deps (migration 002) in the same statement. The call is an
-// uncorrelated scalar subquery, so it runs once, when the first row is
-// returned, after "ended" has read every row the UPDATE changed; and a
-// VOLATILE function's statements take a fresh snapshot, so it sees the
-// job_deps rows of inserts that committed while the UPDATE waited for the
-// dependencies' row locks. For a batch without dependents it reads an
-// empty aggregate and calls nothing.
+// A job it ends that has dependents (has_dependents: rare) is handed to
+// finish_deps (migration 002) as its row is returned, in the same
+// statement. The row is locked by then, and a VOLATILE function's
+// statements take a fresh snapshot, so finish_deps sees the job_deps rows
+// of inserts that committed while the UPDATE waited for that lock. Two
+// dependencies of one waiting job in one batch are two calls, each
+// counting its own job_deps row. For the other jobs the CASE costs nothing.
 const setStateSQL = `
-WITH changed AS (
-	UPDATE {schema}.jobs AS j SET
-		state = p.state,
-		attempt = CASE WHEN p.undo THEN j.attempt - 1 ELSE j.attempt END,
-		run_at = CASE WHEN p.state IN ('available', 'scheduled', 'retryable') THEN p.run_at ELSE j.run_at END,
-		finalized_at = CASE WHEN p.state IN ('completed', 'discarded', 'cancelled') THEN p.now END,
-		errors = CASE WHEN p.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(p.error::jsonb) END,
-		result = COALESCE(p.result::json, j.result),
-		lease_owner = NULL,
-		lease_expires_at = NULL
-	FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-		$7::text[], $8::text[], $9::bool[])
-		AS p(id, owner, attempt, state, now, run_at, error, result, undo)
-	WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
-	RETURNING j.id, j.state, j.finalized_at, j.has_dependents
-), ended AS (
-	SELECT array_agg(id) AS ids, array_agg(state) AS states, array_agg(finalized_at) AS nows
-	FROM changed WHERE has_dependents AND finalized_at IS NOT NULL
-)
-SELECT c.id, (SELECT {schema}.finish_deps(e.ids, e.states, e.nows) FROM ended AS e WHERE e.ids IS NOT NULL)
-FROM changed AS c
-	{async}`
+UPDATE {schema}.jobs AS j SET
+	state = p.state,
+	attempt = CASE WHEN p.undo THEN j.attempt - 1 ELSE j.attempt END,
+	run_at = CASE WHEN p.state IN ('available', 'scheduled', 'retryable') THEN p.run_at ELSE j.run_at END,
+	finalized_at = CASE WHEN p.state IN ('completed', 'discarded', 'cancelled') THEN p.now END,
+	errors = CASE WHEN p.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(p.error::jsonb) END,
+	result = COALESCE(p.result::json, j.result),
+	lease_owner = NULL,
+	lease_expires_at = NULL
+FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+	$7::text[], $8::text[], $9::bool[])
+	AS p(id, owner, attempt, state, now, run_at, error, result, undo)
+	{async}
+WHERE j.id = p.id AND j.state = 'running' AND j.lease_owner = p.owner AND j.attempt = p.attempt
+RETURNING j.id, CASE WHEN j.has_dependents AND j.finalized_at IS NOT NULL
+	THEN {schema}.finish_deps(ARRAY[j.id], ARRAY[j.state], ARRAY[j.finalized_at]) END`
 
 // heartbeatSQL extends an owner's leases. It skips rows another statement
 // has locked (a completion of that very job, usually) rather than wait:
