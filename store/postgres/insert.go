@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,18 +17,30 @@ import (
 
 // insertSQL inserts one row per element of its array parameters, in
 // order, so identity values follow the params' order. {conflict} is empty,
-// or onConflictSkip for jobs with unique keys.
+// or onConflictSkip for jobs with unique keys. {wf} and {wfcols} add the
+// workflow columns ($12 and $13) when some job has them (see
+// insertColumns.slice); most inserts spare the two arrays.
 const insertSQL = `
 INSERT INTO {schema}.jobs AS j (kind, queue, priority, args, state, max_attempts, timeout_ns,
-	enqueued_at, run_at, unique_key, unique_holder, unique_until, workflow, run_on_failure)
+	enqueued_at, run_at, unique_key, unique_holder, unique_until{wfcols})
 SELECT p.kind, p.queue, p.priority, p.args::json, p.state, p.max_attempts, p.timeout_ns,
-	$1, p.run_at, p.unique_key, p.unique_key, p.unique_until, p.workflow, p.run_on_failure
+	$1, p.run_at, p.unique_key, p.unique_key, p.unique_until{wfvals}
 FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::text[], $7::int4[], $8::int8[],
-	$9::timestamptz[], $10::text[], $11::timestamptz[], $12::text[], $13::bool[])
-	AS p(kind, queue, priority, args, state, max_attempts, timeout_ns, run_at, unique_key, unique_until,
-		workflow, run_on_failure)
+	$9::timestamptz[], $10::text[], $11::timestamptz[]{wfargs})
+	AS p(kind, queue, priority, args, state, max_attempts, timeout_ns, run_at, unique_key, unique_until{wfcols})
 {conflict}
 RETURNING {columns}`
+
+// insertWorkflowSQL fills insertSQL's workflow placeholders: with is true
+// for the statement that sets the workflow columns.
+func insertWorkflowSQL(tmpl string, with bool) string {
+	r := strings.NewReplacer("{wfcols}", "", "{wfvals}", "", "{wfargs}", "")
+	if with {
+		r = strings.NewReplacer("{wfcols}", ", workflow, run_on_failure", "{wfvals}", ", p.workflow, p.run_on_failure",
+			"{wfargs}", ", $12::text[], $13::bool[]")
+	}
+	return r.Replace(tmpl)
+}
 
 // onConflictSkip leaves out a job whose key is held: the caller then looks
 // at the holder (see resolveUnique).
@@ -115,13 +128,19 @@ type insertColumns struct {
 	runOnFailure                []bool
 	unique                      bool // some job has a unique key
 	deps                        bool // some job has dependencies
+	workflow                    bool // some job has a Workflow or RunOnFailure
 }
 
-// slice returns the insert statement's arguments for the jobs lo to hi-1.
+// slice returns the insert statement's arguments for the jobs lo to hi-1:
+// with the workflow columns if some job has them (the statement from
+// statements.insertStmt).
 func (c *insertColumns) slice(now time.Time, lo, hi int) []any {
-	return []any{now, c.kinds[lo:hi], c.queues[lo:hi], c.priorities[lo:hi], c.args[lo:hi], c.states[lo:hi],
-		c.maxAttempts[lo:hi], c.timeouts[lo:hi], c.runAts[lo:hi], c.uniqueKeys[lo:hi], c.uniqueUntils[lo:hi],
-		c.workflows[lo:hi], c.runOnFailure[lo:hi]}
+	args := []any{now, c.kinds[lo:hi], c.queues[lo:hi], c.priorities[lo:hi], c.args[lo:hi], c.states[lo:hi],
+		c.maxAttempts[lo:hi], c.timeouts[lo:hi], c.runAts[lo:hi], c.uniqueKeys[lo:hi], c.uniqueUntils[lo:hi]}
+	if c.workflow {
+		args = append(args, c.workflows[lo:hi], c.runOnFailure[lo:hi])
+	}
+	return args
 }
 
 // newInsertColumns checks params and lays them out as columns.
@@ -177,6 +196,7 @@ func newInsertColumns(params *store.JobInsertManyParams) (*insertColumns, error)
 		c.workflows[i] = toText(p.Workflow)
 		c.runOnFailure[i] = p.RunOnFailure
 		c.unique = c.unique || p.UniqueKey != ""
+		c.workflow = c.workflow || p.Workflow != "" || p.RunOnFailure
 	}
 	return c, nil
 }
@@ -207,11 +227,7 @@ func (s *Store) insert(ctx context.Context, db dbtx, params *store.JobInsertMany
 // insertRows runs the insert statement on db and, for jobs whose key was
 // held, resolves the holder.
 func (s *Store) insertRows(ctx context.Context, db dbtx, params *store.JobInsertManyParams, c *insertColumns) ([]store.JobInsertResult, error) {
-	query := s.stmt.insert
-	if c.unique {
-		query = s.stmt.insertUnique
-	}
-	rows, err := db.Query(ctx, query, c.slice(params.Now, 0, len(params.Jobs))...)
+	rows, err := db.Query(ctx, s.stmt.insertStmt(c.unique, c.workflow), c.slice(params.Now, 0, len(params.Jobs))...)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +305,7 @@ func (s *Store) resolveUnique(ctx context.Context, db dbtx, params *store.JobIns
 				return store.JobInsertResult{}, fmt.Errorf("releasing unique key %q from job %d: %w", key, holder.ID, err)
 			}
 		}
-		rows, err := db.Query(ctx, s.stmt.insertUnique, c.slice(params.Now, i, i+1)...)
+		rows, err := db.Query(ctx, s.stmt.insertStmt(true, c.workflow), c.slice(params.Now, i, i+1)...)
 		if err != nil {
 			return store.JobInsertResult{}, err
 		}

@@ -7,7 +7,9 @@ import "strings"
 type statements struct {
 	columns string // the job columns, qualified by the alias j
 
-	insert, insertUnique, uniqueHolder, releaseHolder string
+	// insert[unique][workflow]: see insertSQL and insertStmt.
+	insert                                            [2][2]string
+	uniqueHolder, releaseHolder                       string
 	fetch, setState, heartbeat, rescue                string
 	get, cancel, retry, delete, deleteFinalized       string
 	pause, resume, stats                              string
@@ -36,9 +38,11 @@ func newStatements(quoted string, synchronousAcks bool) statements {
 		return r.Replace(strings.ReplaceAll(tmpl, "{conflict}", conflict))
 	}
 	return statements{
-		columns:         columns,
-		insert:          fill(insertSQL, ""),
-		insertUnique:    fill(insertSQL, onConflictSkip),
+		columns: columns,
+		insert: [2][2]string{
+			{fill(insertWorkflowSQL(insertSQL, false), ""), fill(insertWorkflowSQL(insertSQL, true), "")},
+			{fill(insertWorkflowSQL(insertSQL, false), onConflictSkip), fill(insertWorkflowSQL(insertSQL, true), onConflictSkip)},
+		},
 		uniqueHolder:    fill(uniqueHolderSQL, ""),
 		releaseHolder:   fill(releaseHolderSQL, ""),
 		fetch:           fill(fetchSQL, ""),
@@ -61,4 +65,18 @@ func newStatements(quoted string, synchronousAcks bool) statements {
 		notify:          fill(notifySQL, ""),
 		finishDeps:      fill(finishDepsSQL, ""),
 	}
+}
+
+// insertStmt is the insert statement for jobs with unique keys or not, and
+// with workflow columns or not.
+func (st *statements) insertStmt(unique, workflow bool) string {
+	return st.insert[b2i(unique)][b2i(workflow)]
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
